@@ -1,0 +1,325 @@
+/* icexec.h -- the public interface of libicexec.
+ *
+ * libicexec executes Internet Computer canisters (Wasm modules) the way the
+ * IC execution layer does: deterministically, metered, all-or-nothing.
+ * Whatever this header does not declare is not part of the API.
+ *
+ * This header is C99/C11 and C++11/C++17 clean, declares no function-like
+ * macros, no varargs and no struct except option and result structs (which
+ * start with struct_size and only grow at the end).  Every macro constant has
+ * a function twin for FFI hosts that cannot read macros.
+ *
+ * Conventions, stated once here and per function below:
+ *  - Every fallible function returns icx_status; out-parameters (out_*) are
+ *    written on ICX_OK and zeroed (NULL) otherwise.
+ *  - A NULL or freed handle, or a handle of another engine, gives
+ *    ICX_EMISUSE; nothing crashes on a NULL handle.
+ *  - After a failed call on an engine (or on a module or instance made by
+ *    it), icx_errmsg(engine) says why; after a successful call it is "".
+ *  - A Wasm trap during icx_instance_call is an execution outcome, not an
+ *    error: the status is ICX_OK and the icx_call_result says so.
+ *  - Indicator line per function:
+ *      [in: copy|borrow] [out: ...] [thread: any|engine] [alloc: yes|no]
+ *    "thread: engine" means: one thread at a time per engine (the host
+ *    serialises calls on an engine and everything made by it). */
+#ifndef ICEXEC_H
+#define ICEXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ICX_VERSION_MAJOR 0
+#define ICX_VERSION_MINOR 1
+#define ICX_VERSION_PATCH 0
+#define ICX_VERSION_STRING "0.1.0"
+#define ICX_VERSION_NUMBER (ICX_VERSION_MAJOR * 1000000 + ICX_VERSION_MINOR * 1000 + ICX_VERSION_PATCH)
+
+#if defined(_WIN32)
+#define ICX_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define ICX_API __attribute__((visibility("default")))
+#else
+#define ICX_API
+#endif
+
+#if defined(__GNUC__)
+#define ICX_NODISCARD __attribute__((warn_unused_result))
+#else
+#define ICX_NODISCARD
+#endif
+
+/* ---- status codes --------------------------------------------------------
+ * Values are fixed: codes are appended, never renumbered or reused. */
+typedef int32_t icx_status;
+enum {
+  ICX_OK = 0,
+  ICX_ENOMEM = 1,       /* an allocation failed; nothing changed */
+  ICX_EMISUSE = 2,      /* NULL or dead handle, call in the wrong state */
+  ICX_EINVAL = 3,       /* an argument is out of range */
+  ICX_EMALFORMED = 4,   /* bytes do not decode (Wasm binary format) */
+  ICX_EINVALID = 5,     /* the module fails Wasm validation */
+  ICX_EREJECTED = 6,    /* valid Wasm that breaks an IC rule */
+  ICX_ENOTFOUND = 7,    /* no such export, canister, method, ... */
+  ICX_ESTATE = 8,       /* wrong lifecycle state */
+  ICX_ELIMIT = 9,       /* a configured limit would be exceeded */
+  ICX_ECORRUPT = 10,    /* checkpoint data fails its checksum */
+  ICX_EVERSION = 11,    /* incompatible header/library/format version */
+  ICX_EINTERNAL = 12,   /* a bug in libicexec: please report */
+  ICX_EUNLINKABLE = 13, /* imports do not match what is provided */
+  ICX_ETRAP = 14        /* instantiation trapped (start function, segments) */
+};
+/* One more than the largest status code this header knows. */
+#define ICX_STATUS_COUNT 15
+
+/* The text of a status code: static, never NULL, also for unknown codes.
+ * [out: static] [thread: any] [alloc: no] */
+ICX_API const char *icx_strerror(icx_status status);
+/* ICX_STATUS_COUNT of the library actually linked.  [thread: any] */
+ICX_API int32_t icx_status_count(void);
+
+/* ---- versions ------------------------------------------------------------ */
+/* ICX_VERSION_NUMBER of the library actually linked.  [thread: any] */
+ICX_API int32_t icx_version_number(void);
+/* ICX_VERSION_STRING of the library actually linked.  [out: static] [thread: any] */
+ICX_API const char *icx_version_string(void);
+
+/* ---- constants and limits ------------------------------------------------ */
+/* Bytes in one Wasm linear-memory page. */
+#define ICX_WASM_PAGE_SIZE 65536
+/* ICX_WASM_PAGE_SIZE.  [thread: any] */
+ICX_API uint32_t icx_wasm_page_size(void);
+
+/* Fixed limits, set when the library is built (docs/limits.md).  Ids for
+ * icx_limit; the values are append-only like status codes. */
+enum {
+  ICX_LIMIT_MODULE_BYTES = 1, /* bytes of one Wasm module */
+  ICX_LIMIT_TYPES = 2,        /* entries in the type section */
+  ICX_LIMIT_FUNCS = 3,        /* functions, imported ones included */
+  ICX_LIMIT_IMPORTS = 4,      /* imports */
+  ICX_LIMIT_EXPORTS = 5,      /* exports */
+  ICX_LIMIT_GLOBALS = 6,      /* globals */
+  ICX_LIMIT_TABLES = 7,       /* tables */
+  ICX_LIMIT_SEGMENTS = 8,     /* element or data segments (each) */
+  ICX_LIMIT_PARAMS = 9,       /* parameters of one function type */
+  ICX_LIMIT_RESULTS = 10,     /* results of one function type */
+  ICX_LIMIT_LOCALS = 11,      /* locals of one function, params included */
+  ICX_LIMIT_FUNC_BYTES = 12,  /* bytes of one function body */
+  ICX_LIMIT_NESTING = 13,     /* control-block nesting depth */
+  ICX_LIMIT_BR_TABLE = 14,    /* targets of one br_table */
+  ICX_LIMIT_TABLE_ELEMS = 15, /* elements of one table */
+  ICX_LIMIT_NAME_BYTES = 16,  /* bytes of one import/export/custom name */
+  ICX_LIMIT_CALL_DEPTH = 17,  /* nested Wasm calls before "call stack exhausted" */
+  ICX_LIMIT_STACK_SLOTS = 18  /* 64-bit value-stack slots of one execution */
+};
+/* The value of limit id (ICX_LIMIT_*), or 0 for an unknown id.  [thread: any] */
+ICX_API uint64_t icx_limit(int32_t id);
+
+/* ---- values -------------------------------------------------------------- */
+/* Value types: their Wasm binary encodings. */
+enum {
+  ICX_TYPE_I32 = 0x7f,
+  ICX_TYPE_I64 = 0x7e,
+  ICX_TYPE_F32 = 0x7d,
+  ICX_TYPE_F64 = 0x7c,
+  ICX_TYPE_FUNCREF = 0x70,
+  ICX_TYPE_EXTERNREF = 0x6f
+};
+
+/* A Wasm value.  bits: i32 and f32 in the low 32 bits (the high bits are
+ * ignored on input and zero on output), i64 and f64 all 64 bits (floats as
+ * their IEEE-754 bit patterns).  externref: 0 is null, any other value is
+ * the host's own.  funcref: only null (0) can be passed in; a result is 0
+ * for null and 1 for a non-null reference.  reserved must be 0. */
+typedef struct icx_value {
+  uint32_t type; /* ICX_TYPE_* */
+  uint32_t reserved;
+  uint64_t bits;
+} icx_value;
+
+/* ---- handles ------------------------------------------------------------- */
+/* An engine owns all mutable state and every object made with it.
+ * Not thread-safe, not bound to a thread: one thread at a time; separate
+ * engines may be used from different threads in parallel. */
+typedef struct icx_engine icx_engine;
+/* A decoded, validated and compiled Wasm module.  Owned by its engine;
+ * immutable after icx_module_new. */
+typedef struct icx_module icx_module;
+/* An instantiated module: its memory, globals, tables and an execution
+ * context.  Owned by its engine. */
+typedef struct icx_instance icx_instance;
+
+/* An allocator: new_size 0 frees ptr (returns NULL); otherwise behaves as
+ * realloc (ptr NULL allocates); NULL on failure.  old_size is the size
+ * the block was allocated with (0 when ptr is NULL). */
+typedef void *(*icx_realloc_fn)(void *ud, void *ptr, size_t old_size, size_t new_size);
+
+/* Engine options.  Zero every field, then set struct_size and
+ * header_version (or copy ICX_ENGINE_OPTS_INIT, or call
+ * icx_engine_opts_init).  A zero field means the default. */
+typedef struct icx_engine_opts {
+  uint32_t struct_size;      /* sizeof(icx_engine_opts) */
+  uint32_t header_version;   /* ICX_VERSION_NUMBER */
+  icx_realloc_fn realloc_fn; /* NULL: the C library's realloc/free */
+  void *realloc_ud;          /* passed to realloc_fn */
+} icx_engine_opts;
+
+#define ICX_ENGINE_OPTS_INIT {sizeof(icx_engine_opts), ICX_VERSION_NUMBER, 0, 0}
+
+/* Fill *opts with the defaults of this header (struct_size, header_version,
+ * zero elsewhere).  Ignores NULL.  [out: caller buffer] [thread: any] */
+ICX_API void icx_engine_opts_init(icx_engine_opts *opts);
+
+/* ---- engine -------------------------------------------------------------- */
+
+/* Create an engine.  opts may be NULL (all defaults).  Errors: ICX_EINVAL
+ * (out_engine NULL, struct_size too small for the two header fields),
+ * ICX_EVERSION (header_version of another major version), ICX_ENOMEM.
+ * [in: copy] [out: handle -> icx_engine_free] [thread: any] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_engine_new(const icx_engine_opts *opts,
+                                                icx_engine **out_engine);
+
+/* Free the engine and every module and instance made with it; their
+ * handles become invalid.  NULL is a no-op.  [thread: engine] */
+ICX_API void icx_engine_free(icx_engine *engine);
+
+/* UTF-8 text of the error of the most recent failed call on this engine (or
+ * on one of its modules or instances), "" if that call succeeded.  Never
+ * NULL: a static text for a NULL or invalid engine.  Reading it does not
+ * change it.  [out: view until the next call on the engine] [thread: engine]
+ * [alloc: no] */
+ICX_API const char *icx_errmsg(const icx_engine *engine);
+
+/* ---- modules ------------------------------------------------------------- */
+
+/* Module flags (bit set) for icx_module_new. */
+#define ICX_MODULE_METER 0x1u /* count instructions (per basic block) */
+
+/* ICX_MODULE_METER.  [thread: any] */
+ICX_API uint32_t icx_module_meter_flag(void);
+
+/* Decode, validate and compile wasm[0..len) (Wasm 2.0 core, memory64 and
+ * 64-bit tables).  flags: ICX_MODULE_* or 0.  Errors: ICX_EMALFORMED (does
+ * not decode; the message names the section and byte offset), ICX_EINVALID
+ * (fails validation; the message names the function and offset), ICX_ELIMIT
+ * (larger than icx_limit(ICX_LIMIT_MODULE_BYTES)), ICX_EINVAL (wasm NULL
+ * with len > 0, unknown flag, out_module NULL), ICX_ENOMEM, ICX_EMISUSE.
+ * [in: copy (wasm may be freed on return)] [out: handle -> icx_module_free]
+ * [thread: engine] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_module_new(icx_engine *engine, const uint8_t *wasm,
+                                                size_t len, uint32_t flags,
+                                                icx_module **out_module);
+
+/* Release the module handle.  Instances made from it stay valid (they keep
+ * the compiled code alive until they are freed).  NULL is a no-op.
+ * [thread: engine] */
+ICX_API void icx_module_free(icx_module *module);
+
+/* The signature of the function exported as name (NUL-terminated): the
+ * number of parameters and results, and, if types is not NULL, the first
+ * types_cap of the nparams + nresults types (ICX_TYPE_*), parameters first.
+ * Errors: ICX_ENOTFOUND (no function export of that name), ICX_EINVAL
+ * (name NULL, an out-parameter NULL), ICX_EMISUSE.
+ * [out: caller buffers] [thread: engine] [alloc: no] */
+ICX_API ICX_NODISCARD icx_status icx_module_export_type(const icx_module *module,
+                                                        const char *name, uint32_t *types,
+                                                        size_t types_cap,
+                                                        uint32_t *out_nparams,
+                                                        uint32_t *out_nresults);
+
+/* ---- instances ----------------------------------------------------------- */
+
+/* Instantiate module: allocate its memories, tables and globals, apply its
+ * segments, run its start function (with no instruction limit).  Modules
+ * with imports are not supported yet.  Errors: ICX_EUNLINKABLE (the module
+ * has imports; the message names the first), ICX_ETRAP (segment
+ * initialisation or the start function trapped; the message says why),
+ * ICX_EMISUSE (module of another engine), ICX_EINVAL, ICX_ENOMEM.
+ * [in: borrow (the module's code is shared, kept alive by the instance)]
+ * [out: handle -> icx_instance_free] [thread: engine] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_instance_new(icx_engine *engine, const icx_module *module,
+                                                  icx_instance **out_instance);
+
+/* Free the instance.  NULL is a no-op.  [thread: engine] */
+ICX_API void icx_instance_free(icx_instance *instance);
+
+/* Trap codes (icx_call_result.trap_code).  Stable values. */
+enum {
+  ICX_TRAPCODE_NONE = 0,
+  ICX_TRAPCODE_UNREACHABLE = 1,       /* "unreachable" executed */
+  ICX_TRAPCODE_MEMORY_OOB = 2,        /* out of bounds memory access */
+  ICX_TRAPCODE_TABLE_OOB = 3,         /* out of bounds table access */
+  ICX_TRAPCODE_UNDEFINED_ELEMENT = 4, /* call_indirect index past the table */
+  ICX_TRAPCODE_UNINIT_ELEMENT = 5,    /* call_indirect on a null entry */
+  ICX_TRAPCODE_INDIRECT_TYPE = 6,     /* call_indirect type mismatch */
+  ICX_TRAPCODE_DIV_ZERO = 7,          /* integer divide by zero */
+  ICX_TRAPCODE_INT_OVERFLOW = 8,      /* integer overflow */
+  ICX_TRAPCODE_INVALID_CONV = 9,      /* invalid conversion to integer */
+  ICX_TRAPCODE_STACK_EXHAUSTED = 10,  /* call stack exhausted */
+  ICX_TRAPCODE_OUT_OF_INSTRUCTIONS = 11, /* instruction limit reached */
+  ICX_TRAPCODE_HOST = 12,             /* a host function trapped */
+  ICX_TRAPCODE_NULL_REF = 13          /* null reference */
+};
+
+/* Static text of a trap code (the Wasm spec's wording), never NULL, also for
+ * unknown codes.  [out: static] [thread: any] */
+ICX_API const char *icx_trap_text(int32_t trap_code);
+
+/* The outcome of icx_instance_call.  The caller sets struct_size; the
+ * library writes only the fields that fit in it. */
+typedef struct icx_call_result {
+  uint32_t struct_size;     /* sizeof(icx_call_result), set by the caller */
+  uint32_t trapped;         /* 1 if the call trapped, else 0 */
+  int32_t trap_code;        /* ICX_TRAPCODE_*; ICX_TRAPCODE_NONE unless trapped */
+  uint32_t reserved;        /* 0 */
+  uint64_t instructions;    /* instructions counted (ICX_MODULE_METER), else 0 */
+  const char *trap_message; /* "" unless trapped; view until the next call on
+                               the instance */
+} icx_call_result;
+
+#define ICX_CALL_RESULT_INIT {sizeof(icx_call_result), 0, 0, 0, 0, 0}
+
+/* Call the function exported as export_name (NUL-terminated) with
+ * args[0..nargs), which must match its parameter types and count; on return
+ * results[0..nresults) hold its results (nresults must equal its result
+ * count).  ICX_OK means the call ran: it returned (out->trapped 0, results
+ * written) or trapped (out->trapped 1, trap code and message set, results
+ * zeroed; memory and globals keep the changes made before the trap).
+ * out may be NULL (then see icx_instance_trap_code).  Errors, with nothing
+ * executed: ICX_ENOTFOUND (no function export of that name), ICX_EINVAL
+ * (argument count or types, nresults, NULL arrays with a non-zero count,
+ * struct_size of out too small), ICX_EMISUSE (NULL/dead instance),
+ * ICX_ENOMEM.
+ * [in: copy] [out: caller buffers; trap_message view until the next call on
+ * the instance] [thread: engine] [alloc: no (may grow the value stack)] */
+ICX_API ICX_NODISCARD icx_status icx_instance_call(icx_instance *instance,
+                                                   const char *export_name,
+                                                   const icx_value *args, size_t nargs,
+                                                   icx_value *results, size_t nresults,
+                                                   icx_call_result *out);
+
+/* Limit the instructions of each following call (modules compiled with
+ * ICX_MODULE_METER).  A call that would exceed the limit traps with
+ * ICX_TRAPCODE_OUT_OF_INSTRUCTIONS.  0 means no limit (the default).
+ * Errors: ICX_ESTATE (the module was compiled without ICX_MODULE_METER),
+ * ICX_EMISUSE.  [thread: engine] [alloc: no] */
+ICX_API ICX_NODISCARD icx_status icx_instance_set_instruction_limit(icx_instance *instance,
+                                                                    uint64_t limit);
+
+/* Instructions counted during the most recent icx_instance_call (0 before the
+ * first call, for unmetered modules, or for a NULL/dead instance).  A call
+ * stopped by its instruction limit reports the limit.  [thread: engine] */
+ICX_API uint64_t icx_instance_instructions(const icx_instance *instance);
+
+/* ICX_TRAPCODE_* of the most recent icx_instance_call (ICX_TRAPCODE_NONE if
+ * it returned, before the first call, or for a NULL/dead instance).
+ * [thread: engine] */
+ICX_API int32_t icx_instance_trap_code(const icx_instance *instance);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,90 @@
+/* comp.h -- the compiled-module object and the runtime object layouts shared
+ * by the compiler (comp_*.c), the interpreter (exec_*.c) and the runtime
+ * (rt.c).  Not part of any public interface. */
+#ifndef ICX_COMP_H
+#define ICX_COMP_H
+
+#include "comp_ops.h"
+#include "core.h"
+#include "rt.h"
+#include "wasm.h"
+
+/* One compiled function body.
+ * Frame layout (64-bit slots from fp): [params][locals][operand stack]. */
+typedef struct icxFuncCode {
+  uint32_t *code;       /* instruction words */
+  uint32_t ncode;       /* words */
+  uint32_t nparams;     /* slots of parameters */
+  uint32_t nresults;
+  uint32_t nlocals;     /* declared locals (zeroed on entry) */
+  uint32_t frame_slots; /* params + locals + max operand stack */
+  uint32_t type_idx;
+} icxFuncCode;
+
+struct icxCompiled {
+  icxAllocator alloc;
+  icxModule *m;
+  uint32_t flags;            /* ICX_COMPILE_* used */
+  icxFuncCode *funcs;        /* one per defined function */
+  uint32_t *type_canon;      /* type_canon[i] = least j with types[j] == types[i] */
+};
+
+/* Compile every defined function of a validated module into c->funcs. */
+ICX_INTERNAL icx_status icxComp_module(icxCompiled *c, const icxCompileOpts *opts, icxErr *err);
+
+/* ---- runtime objects ------------------------------------------------------ */
+
+struct icxFuncInst {
+  const icxFuncType *type;   /* the module's (or a host copy's) type */
+  icxInstance *inst;         /* owning instance; NULL for host functions */
+  const icxCompiled *mod;    /* compiled module (NULL for host) */
+  const icxFuncCode *code;   /* compiled body (NULL for host) */
+  uint32_t canon_type;       /* canonical type index within mod */
+  icxHostFn host;
+  void *host_ud;
+};
+
+struct icxTableInst {
+  uint64_t *elems;
+  uint64_t size;
+  uint64_t max; /* effective maximum (limits and ICX_MAX_TABLE_ELEMS) */
+  uint8_t elem_type;
+  uint8_t is64;
+};
+
+struct icxMemInst {
+  uint8_t *data;
+  uint64_t size;      /* bytes = pages * 65536 */
+  uint64_t pages;
+  uint64_t max_pages; /* effective maximum */
+  uint8_t is64;
+};
+
+struct icxGlobalInst {
+  uint64_t val;
+  icxGlobalType type;
+};
+
+struct icxInstance {
+  icxStore *store;
+  const icxCompiled *c;
+  icxFuncInst **funcs;     /* function index space */
+  icxTableInst **tables;
+  icxMemInst *mem0;        /* NULL if no memory */
+  icxGlobalInst **globals; /* global index space */
+  uint8_t *data_dropped;   /* per data segment */
+  uint64_t **elem_vals;    /* per elem segment: resolved references */
+  uint32_t *elem_len;      /* 0 once dropped */
+};
+
+/* Grow a memory by delta pages; returns old pages or UINT64_MAX on failure. */
+ICX_INTERNAL uint64_t icxMem_grow(icxMemInst *m, const icxAllocator *a, uint64_t delta);
+/* Grow a table; returns old size or UINT64_MAX on failure. */
+ICX_INTERNAL uint64_t icxTable_grow(icxTableInst *t, const icxAllocator *a, uint64_t delta,
+                                    uint64_t init);
+ICX_INTERNAL const icxAllocator *icxStore_allocator(const icxStore *s);
+
+/* Structural equality of two function types. */
+ICX_INTERNAL int icxFuncType_equal(const icxFuncType *x, const icxFuncType *y);
+
+#endif
