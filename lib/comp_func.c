@@ -383,16 +383,21 @@ static void emit_moves(Comp *c, const Ctl *t) {
   for (uint32_t j = 0; j < n; j++) copy_to(c, c->nvs - n + j, canon(c, t->height + j));
 }
 
+/* Return the top n values.  Does not change the virtual stack: it is also
+ * used on conditional paths (br_if, br_table stubs). */
 static void emit_return(Comp *c) {
   uint32_t n = c->cs[0].nresults;
   if (n == 0) {
     emit1(c, ICX_OP_RET0);
-  } else if (n == 1) {
-    uint32_t a = src_top(c, 0);
-    emit2(c, ICX_OP_RET1, a);
+  } else if (n == 1 && c->vs[c->nvs - 1].kind != K_CONST) {
+    VEnt *e = &c->vs[c->nvs - 1];
+    emit2(c, ICX_OP_RET1, e->kind == K_LOCAL ? e->loc : canon(c, c->nvs - 1));
   } else {
-    materialize_top(c, n);
-    emit3(c, ICX_OP_RETN, canon(c, c->nvs - n), n);
+    for (uint32_t k = 0; k < n; k++) copy_to(c, c->nvs - n + k, canon(c, c->nvs - n + k));
+    if (n == 1)
+      emit2(c, ICX_OP_RET1, canon(c, c->nvs - 1));
+    else
+      emit3(c, ICX_OP_RETN, canon(c, c->nvs - n), n);
   }
 }
 
