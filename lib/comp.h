@@ -77,9 +77,13 @@ struct icxInstance {
   uint32_t *elem_len;      /* 0 once dropped */
 };
 
-/* Grow a memory by delta pages; returns old pages or UINT64_MAX on failure. */
+/* Results of icxMem_grow / icxTable_grow besides the old size. */
+#define ICX_GROW_LIMIT UINT64_MAX      /* over the limits: the op returns -1 */
+#define ICX_GROW_OOM (UINT64_MAX - 1)  /* the host is out of memory: abandon */
+
+/* Grow a memory by delta pages; returns old pages or ICX_GROW_*. */
 ICX_INTERNAL uint64_t icxMem_grow(icxMemInst *m, const icxAllocator *a, uint64_t delta);
-/* Grow a table; returns old size or UINT64_MAX on failure. */
+/* Grow a table; returns old size or ICX_GROW_*. */
 ICX_INTERNAL uint64_t icxTable_grow(icxTableInst *t, const icxAllocator *a, uint64_t delta,
                                     uint64_t init);
 ICX_INTERNAL const icxAllocator *icxStore_allocator(const icxStore *s);

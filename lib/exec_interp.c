@@ -47,6 +47,7 @@ struct icxExec {
   int suspend_on_empty;
   /* outcome */
   icxTrap trap;
+  icx_status error; /* after ICX_RUN_ERROR */
   char trap_msg[160];
   uint32_t nresults;
   icxInstance *caller; /* instance whose code called the current host function */
@@ -76,6 +77,7 @@ void icxExec_reset(icxExec *x) {
 const uint64_t *icxExec_results(const icxExec *x) { return x->stack; }
 icxTrap icxExec_trap(const icxExec *x) { return x->trap; }
 const char *icxExec_trap_msg(const icxExec *x) { return x->trap_msg; }
+icx_status icxExec_error(const icxExec *x) { return x->error; }
 void icxExec_set_fuel(icxExec *x, int64_t fuel, int suspend_on_empty) {
   x->fuel = fuel;
   x->suspend_on_empty = suspend_on_empty;
@@ -141,17 +143,25 @@ icxRun icxExec_call(icxExec *x, icxFuncInst *f, const uint64_t *args, uint32_t n
   if (!x || !f || x->state != X_IDLE || nargs != f->type->nparams) {
     if (x) {
       x->trap = ICX_TRAP_NONE;
+      x->error = ICX_EMISUSE;
       snprintf(x->trap_msg, sizeof x->trap_msg, "bad call");
     }
     return ICX_RUN_ERROR;
   }
   x->trap = ICX_TRAP_NONE;
+  x->error = ICX_OK;
   x->trap_msg[0] = 0;
   x->nframes = 0;
   x->nresults = f->type->nresults;
   uint64_t need = nargs > f->type->nresults ? nargs : f->type->nresults;
   if (f->code && f->code->frame_slots > need) need = f->code->frame_slots;
-  if (ensure_stack(x, need + 1) || ensure_frames(x)) {
+  int e = ensure_stack(x, need + 1);
+  if (!e) e = ensure_frames(x);
+  if (e == -2) {
+    x->error = ICX_ENOMEM;
+    return ICX_RUN_ERROR;
+  }
+  if (e) {
     x->trap = ICX_TRAP_STACK_EXHAUSTED;
     snprintf(x->trap_msg, sizeof x->trap_msg, "%s", trap_msgs[ICX_TRAP_STACK_EXHAUSTED]);
     return ICX_RUN_TRAP;
@@ -179,7 +189,10 @@ icxRun icxExec_call(icxExec *x, icxFuncInst *f, const uint64_t *args, uint32_t n
 
 /* Continue a suspended run. */
 icxRun icxExec_resume(icxExec *x) {
-  if (!x || x->state != X_SUSPENDED) return ICX_RUN_ERROR;
+  if (!x || x->state != X_SUSPENDED) {
+    if (x) x->error = ICX_EMISUSE;
+    return ICX_RUN_ERROR;
+  }
   x->state = X_IDLE;
   return run(x);
 }
@@ -636,7 +649,8 @@ static icxRun run(icxExec *x) {
     CASE(MEM_SIZE) { fp[pc[1]] = MI->pages; pc += 2; DISPATCH(); }
     CASE(MEM_GROW) {
       uint64_t old = icxMem_grow(MI, icxStore_allocator(inst->store), fp[pc[2]]);
-      if (old == UINT64_MAX) old = MI->is64 ? UINT64_MAX : UINT32_MAX;
+      if (icx_unlikely(old == ICX_GROW_OOM)) goto do_oom;
+      if (old == ICX_GROW_LIMIT) old = MI->is64 ? UINT64_MAX : UINT32_MAX;
       fp[pc[1]] = old;
       RELOAD_MEM();
       pc += 3;
@@ -686,7 +700,8 @@ static icxRun run(icxExec *x) {
     CASE(TABLE_GROW) {
       icxTableInst *t = inst->tables[pc[2]];
       uint64_t old = icxTable_grow(t, icxStore_allocator(inst->store), fp[pc[4]], fp[pc[3]]);
-      if (old == UINT64_MAX) old = t->is64 ? UINT64_MAX : UINT32_MAX;
+      if (icx_unlikely(old == ICX_GROW_OOM)) goto do_oom;
+      if (old == ICX_GROW_LIMIT) old = t->is64 ? UINT64_MAX : UINT32_MAX;
       fp[pc[1]] = old;
       pc += 5;
       DISPATCH();
@@ -753,6 +768,7 @@ call_slow : {
   uint64_t nfp_off = (uint64_t)(nfp - x->stack);
   uint64_t fp_off = (uint64_t)(fp - x->stack);
   int e2 = e1 ? 0 : ensure_stack(x, nfp_off + fi->code->frame_slots);
+  if (e1 == -2 || e2 == -2) goto do_oom;
   if (e1 || e2) TRAP(ICX_TRAP_STACK_EXHAUSTED);
   fp = x->stack + fp_off;
   nfp = x->stack + nfp_off;
@@ -796,6 +812,16 @@ do_suspend:
   x->state = X_SUSPENDED;
   if (saved_round != FE_TONEAREST) fesetround(saved_round);
   return ICX_RUN_SUSPENDED;
+
+do_oom:
+  x->fuel = fuel;
+  x->error = ICX_ENOMEM;
+  x->trap = ICX_TRAP_NONE;
+  snprintf(x->trap_msg, sizeof x->trap_msg, "out of host memory");
+  x->nframes = 0;
+  x->state = X_IDLE;
+  if (saved_round != FE_TONEAREST) fesetround(saved_round);
+  return ICX_RUN_ERROR;
 
 do_trap:
   x->fuel = fuel;

@@ -260,7 +260,7 @@ uint64_t icxMem_grow(icxMemInst *m, const icxAllocator *a, uint64_t delta) {
   if (delta == 0) return old;
   if (delta > m->max_pages || old + delta > m->max_pages) return UINT64_MAX;
   uint64_t nbytes = (old + delta) * 65536;
-  if (nbytes > (uint64_t)SIZE_MAX / 2) return UINT64_MAX;
+  if (nbytes > (uint64_t)SIZE_MAX / 2) return ICX_GROW_OOM;
   uint8_t *p;
   if (!m->data) {
     p = mem_map(nbytes);
@@ -268,7 +268,7 @@ uint64_t icxMem_grow(icxMemInst *m, const icxAllocator *a, uint64_t delta) {
     void *q = mremap(m->data, (size_t)m->size, (size_t)nbytes, MREMAP_MAYMOVE);
     p = q == MAP_FAILED ? NULL : q;
   }
-  if (!p) return UINT64_MAX;
+  if (!p) return ICX_GROW_OOM;
   m->data = p;
   m->size = nbytes;
   m->pages = old + delta;
@@ -307,7 +307,7 @@ uint64_t icxTable_grow(icxTableInst *t, const icxAllocator *a, uint64_t delta, u
   if (delta == 0) return old;
   if (delta > t->max || old + delta > t->max) return UINT64_MAX;
   uint64_t *p = icxCore_realloc(a, t->elems, (size_t)old * 8, (size_t)(old + delta) * 8);
-  if (!p) return UINT64_MAX;
+  if (!p) return ICX_GROW_OOM;
   for (uint64_t i = old; i < old + delta; i++) p[i] = init;
   t->elems = p;
   t->size = old + delta;
@@ -522,8 +522,13 @@ icx_status icxRt_instantiate(icxStore *s, const icxCompiled *c, icxExec *x,
       *out_trap = ICX_TRAP_OUT_OF_FUEL;
       return ICX_OK;
     }
+    if (r == ICX_RUN_ERROR) {
+      icx_status e = icxExec_error(x);
+      return icxErr_set(err, e == ICX_OK ? ICX_EINTERNAL : e, "start function: %s",
+                        e == ICX_ENOMEM ? "out of memory" : "cannot run");
+    }
     if (r != ICX_RUN_DONE) {
-      *out_trap = r == ICX_RUN_TRAP ? icxExec_trap(x) : ICX_TRAP_HOST;
+      *out_trap = icxExec_trap(x);
       return ICX_OK;
     }
   }

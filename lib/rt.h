@@ -154,6 +154,11 @@ ICX_INTERNAL void icxExec_reset(icxExec *x);
 ICX_INTERNAL const uint64_t *icxExec_results(const icxExec *x);
 ICX_INTERNAL icxTrap icxExec_trap(const icxExec *x);
 ICX_INTERNAL const char *icxExec_trap_msg(const icxExec *x);
+/* After ICX_RUN_ERROR: why (ICX_ENOMEM when the host ran out of memory for
+ * the execution stack or a memory/table growth; ICX_EMISUSE for a bad
+ * call).  Host memory exhaustion is never reported as a trap, since it
+ * would differ between hosts; the run is abandoned instead. */
+ICX_INTERNAL icx_status icxExec_error(const icxExec *x);
 
 /* Fuel for ICX_COMPILE_METER code: the counter is decremented by each basic
  * block's cost; when it goes negative the run traps (ICX_TRAP_OUT_OF_FUEL)
