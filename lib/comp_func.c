@@ -59,6 +59,7 @@ typedef struct Comp {
   uint32_t nslots_local;
   uint32_t base;
   uint32_t maxh;
+  uint32_t low; /* entries below this index are all K_STACK */
   int dead;
   uint32_t dead_depth;
   uint32_t cand; /* code index of the last op whose d (at cand+1) is the fresh top */
@@ -188,6 +189,7 @@ static void push_local(Comp *c, uint32_t loc) {
   if (!e) return;
   e->kind = K_LOCAL;
   e->loc = loc;
+  if (c->low > c->nvs - 1) c->low = c->nvs - 1;
   e->prev_ref = c->ref_head[loc];
   c->ref_head[loc] = c->nvs - 1;
 }
@@ -196,6 +198,7 @@ static void push_const(Comp *c, uint64_t v) {
   if (!e) return;
   e->kind = K_CONST;
   e->cval = v;
+  if (c->low > c->nvs - 1) c->low = c->nvs - 1;
 }
 
 /* Remove entry i from its local's reference chain. */
@@ -238,7 +241,13 @@ static void materialize(Comp *c, uint32_t i) {
 static void materialize_top(Comp *c, uint32_t n) {
   for (uint32_t k = 0; k < n && k < c->nvs; k++) materialize(c, c->nvs - 1 - k);
 }
-static void materialize_all(Comp *c) { materialize_top(c, c->nvs); }
+/* Materialise every entry below index `end`.  The watermark keeps this
+ * linear overall: each deferred entry is visited once. */
+static void materialize_below(Comp *c, uint32_t end) {
+  for (uint32_t i = end; i-- > c->low;) materialize(c, i);
+  if (c->low < end) c->low = end;
+}
+static void materialize_all(Comp *c) { materialize_below(c, c->nvs); }
 
 /* A slot holding entry i's value (a local, or its canonical slot). */
 static uint32_t src(Comp *c, uint32_t i) {
@@ -716,7 +725,7 @@ static int compile_body(Comp *c, uint32_t fidx) {
       if (op == 0x04) {
         /* materialise below the condition, then branch to else on false */
         uint32_t cond = c->nvs - 1;
-        for (uint32_t k = 0; k < cond; k++) materialize(c, cond - 1 - k);
+        materialize_below(c, cond);
         uint32_t w = emit_cond_branch(c, 1);
         meter_close(c);
         if (push_ctl(c, C_IF, np, nr)) return ICX_ENOMEM;
@@ -1068,6 +1077,7 @@ static icx_status compile_func(Comp *c, uint32_t i, icxFuncCode *out, icxErr *er
   c->r.end = c->r.p + f->code_len;
   c->ncode = 0;
   c->nvs = 0;
+  c->low = 0;
   c->ncs = 0;
   c->bad = 0;
   c->dead = 0;
