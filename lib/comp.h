@@ -10,14 +10,17 @@
 #include "wasm.h"
 
 /* One compiled function body.
- * Frame layout (64-bit slots from fp): [params][locals][operand stack]. */
+ * Frame layout (64-bit slots from fp): [params][locals][constant pool]
+ * [operand stack].  On entry locals are zeroed and the pool is copied in. */
 typedef struct icxFuncCode {
   uint32_t *code;       /* instruction words */
   uint32_t ncode;       /* words */
   uint32_t nparams;     /* slots of parameters */
   uint32_t nresults;
   uint32_t nlocals;     /* declared locals (zeroed on entry) */
-  uint32_t frame_slots; /* params + locals + max operand stack */
+  uint32_t frame_slots; /* params + locals + pool + max operand stack */
+  uint32_t npool;       /* read-only constant slots after the locals */
+  uint64_t *pool;
   uint32_t type_idx;
 } icxFuncCode;
 

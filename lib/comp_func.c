@@ -22,6 +22,12 @@
 
 #define NONE UINT32_MAX
 
+/* Constants used as operands get read-only frame slots, filled on entry
+ * (at most this many per function; the rest are materialised in place). */
+#ifndef ICX_POOL_MAX
+#define ICX_POOL_MAX 32
+#endif
+
 enum { K_STACK = 0, K_LOCAL = 1, K_CONST = 2 };
 
 typedef struct VEnt {
@@ -63,6 +69,11 @@ typedef struct Comp {
   int dead;
   uint32_t dead_depth;
   uint32_t cand; /* code index of the last op whose d (at cand+1) is the fresh top */
+  uint32_t cand_saved;
+  /* constant pool: frame slots [pool_base, pool_base + npool) */
+  uint64_t pool[ICX_POOL_MAX];
+  uint32_t npool, pool_base;
+  int pool_frozen;
   /* metering */
   int meter;
   uint32_t meter_word;
@@ -253,7 +264,16 @@ static void materialize_all(Comp *c) { materialize_below(c, c->nvs); }
 static uint32_t src(Comp *c, uint32_t i) {
   VEnt *e = &c->vs[i];
   if (e->kind == K_LOCAL) return e->loc;
-  if (e->kind == K_CONST) materialize(c, i);
+  if (e->kind == K_CONST) {
+    /* constants read as operands live in the frame's constant pool */
+    for (uint32_t k = 0; k < c->npool; k++)
+      if (c->pool[k] == e->cval) return c->pool_base + k;
+    if (!c->pool_frozen && c->npool < ICX_POOL_MAX) {
+      c->pool[c->npool] = e->cval;
+      return c->pool_base + c->npool++;
+    }
+    materialize(c, i);
+  }
   return canon(c, i);
 }
 static uint32_t src_top(Comp *c, uint32_t k) { return src(c, c->nvs - 1 - k); }
@@ -349,6 +369,35 @@ static uint32_t emit_cond_branch(Comp *c, int negate) {
   pop(c, 1);
   emit3(c, negate ? ICX_OP_BR_Z32 : ICX_OP_BR_NZ32, a, 0);
   return pos(c) - 1;
+}
+
+/* Fold an i32.add that computed the address (entry i, just emitted) into
+ * the memory access: [ADD d a b] + load -> [LD_A d a b off];
+ * store -> [ST_A a b v off].  Returns 1 if done (code already emitted). */
+static int fuse_address(Comp *c, uint32_t i, uint32_t op_m32, uint32_t off) {
+  if (c->cand == NONE || c->oom || c->vs[i].kind != K_STACK) return 0;
+  uint32_t at = c->cand, add = c->code[at];
+  if ((add != ICX_OP_ADD32_ss && add != ICX_OP_ADD32_si) || c->code[at + 1] != canon(c, i)) return 0;
+  int is_store = i != c->nvs - 1;
+  uint32_t v = 0;
+  if (is_store) {
+    VEnt *e = &c->vs[c->nvs - 1];
+    if (e->kind == K_CONST) return 0; /* would emit a CONST after the add */
+    v = e->kind == K_LOCAL ? e->loc : canon(c, c->nvs - 1);
+  }
+  uint32_t fused = op_m32 + (add == ICX_OP_ADD32_ss ? 2u : 3u);
+  uint32_t d = c->code[at + 1], a = c->code[at + 2], b = c->code[at + 3];
+  uint32_t *w = emit(c, 1); /* grow by one word; the op stays at `at` */
+  if (c->oom) return 1;
+  (void)w;
+  w = c->code + at;
+  if (is_store) {
+    w[0] = fused, w[1] = a, w[2] = b, w[3] = v, w[4] = off;
+  } else {
+    w[0] = fused, w[1] = d, w[2] = a, w[3] = b, w[4] = off;
+  }
+  c->cand_saved = at;
+  return 1;
 }
 
 /* ---- control -------------------------------------------------------------- */
@@ -1029,7 +1078,16 @@ static int compile_body(Comp *c, uint32_t fidx) {
         uint64_t off = rd_memarg(c);
         uint8_t is64 = m->nmems_total && m->mems[0].lim.is64;
         uint32_t base_op = (uint32_t)mem_ops[op - 0x28] + is64;
-        if (op <= 0x35) {
+        if (!is64 && fuse_address(c, c->nvs - 1 - (op > 0x35), base_op, (uint32_t)off)) {
+          if (op <= 0x35) {
+            pop(c, 1);
+            uint32_t p = c->cand_saved;
+            push(c); /* the result lands where the address was */
+            mark_cand(c, p);
+          } else {
+            pop(c, 2);
+          }
+        } else if (op <= 0x35) {
           uint32_t a = src_top(c, 0);
           pop(c, 1);
           uint32_t d = push_slot(c);
@@ -1065,13 +1123,11 @@ static int compile_body(Comp *c, uint32_t fidx) {
 }
 
 /* Compile defined function number i (index space fidx = nfunc_imports + i). */
-static icx_status compile_func(Comp *c, uint32_t i, icxFuncCode *out, icxErr *err) {
+/* One pass over the body of defined function i with the given pool mode. */
+static int compile_pass(Comp *c, uint32_t i, uint32_t nloc) {
   const icxModule *m = c->m;
   const icxFunc *f = &m->funcs[i];
   const icxFuncType *ft = &m->types[f->type_idx];
-  uint64_t nloc = (uint64_t)ft->nparams + f->nlocals;
-  if (nloc > ICX_MAX_LOCALS + (uint64_t)ICX_MAX_PARAMS)
-    return icxErr_set(err, ICX_ELIMIT, "func %u: too many locals", m->nfunc_imports + i);
   c->r.base = m->bytes;
   c->r.p = m->bytes + f->code_off;
   c->r.end = c->r.p + f->code_len;
@@ -1084,23 +1140,50 @@ static icx_status compile_func(Comp *c, uint32_t i, icxFuncCode *out, icxErr *er
   c->dead_depth = 0;
   c->cand = NONE;
   c->meter_word = NONE;
-  c->base = (uint32_t)nloc;
+  c->pool_base = nloc;
+  c->base = nloc + (c->pool_frozen ? c->npool : 0);
   c->maxh = ft->nresults;
-  c->nslots_local = (uint32_t)nloc;
+  c->nslots_local = nloc;
   for (uint32_t k = 0; k < nloc; k++) c->ref_head[k] = NONE;
-  if (push_ctl(c, C_FUNC, 0, ft->nresults)) return icxErr_set(err, ICX_ENOMEM, "out of memory");
+  if (push_ctl(c, C_FUNC, 0, ft->nresults)) return ICX_ENOMEM;
   meter_open(c, 1, 1);
   int rc = compile_body(c, m->nfunc_imports + i);
   if (rc == ICX_OK && c->oom) rc = ICX_ENOMEM;
+  return rc;
+}
+
+/* Compile defined function number i (index space fidx = nfunc_imports + i).
+ * Two passes when the body reads constants as operands: the first finds the
+ * constant pool, the second lays the frame out with it. */
+static icx_status compile_func(Comp *c, uint32_t i, icxFuncCode *out, icxErr *err) {
+  const icxModule *m = c->m;
+  const icxFunc *f = &m->funcs[i];
+  const icxFuncType *ft = &m->types[f->type_idx];
+  uint64_t nloc = (uint64_t)ft->nparams + f->nlocals;
+  if (nloc > ICX_MAX_LOCALS + (uint64_t)ICX_MAX_PARAMS)
+    return icxErr_set(err, ICX_ELIMIT, "func %u: too many locals", m->nfunc_imports + i);
+  c->npool = 0;
+  c->pool_frozen = 0;
+  int rc = compile_pass(c, i, (uint32_t)nloc);
+  if (rc == ICX_OK && c->npool) {
+    c->pool_frozen = 1;
+    rc = compile_pass(c, i, (uint32_t)nloc);
+  }
   if (rc != ICX_OK)
     return icxErr_set(err, rc, "func %u at offset 0x%x: %s", m->nfunc_imports + i, f->code_off,
                       rc == ICX_ENOMEM ? "out of memory while compiling" : "cannot compile body");
-  uint64_t frame = nloc + c->maxh;
+  uint64_t frame = nloc + c->npool + c->maxh;
   if (frame > ICX_MAX_STACK_SLOTS)
     return icxErr_set(err, ICX_ELIMIT, "func %u: frame too large", m->nfunc_imports + i);
   out->code = icxCore_allocn(c->A, c->ncode, sizeof(uint32_t));
   if (!out->code) return icxErr_set(err, ICX_ENOMEM, "out of memory");
   memcpy(out->code, c->code, (size_t)c->ncode * 4);
+  if (c->npool) {
+    out->pool = icxCore_allocn(c->A, c->npool, sizeof(uint64_t));
+    if (!out->pool) return icxErr_set(err, ICX_ENOMEM, "out of memory");
+    memcpy(out->pool, c->pool, (size_t)c->npool * 8);
+  }
+  out->npool = c->npool;
   out->ncode = c->ncode;
   out->nparams = ft->nparams;
   out->nresults = ft->nresults;

@@ -37,8 +37,11 @@
 #define ICX_OP_BRC(N) OP(BR_##N##32_ss, 4) OP(BR_##N##64_ss, 4) OP(BR_##N##32_si, 4) OP(BR_##N##64_si, 4)
 #define ICX_OP_FUN(N) OP(F32_##N, 3) OP(F64_##N, 3)
 #define ICX_OP_FBIN(N) OP(F32_##N, 4) OP(F64_##N, 4)
-#define ICX_OP_LD(N, T, R) OP(N##_m32, 4) OP(N##_m64, 5)
-#define ICX_OP_ST(N, T) OP(N##_m32, 4) OP(N##_m64, 5)
+/* Each memory op: _m32, _m64 (= _m32 + 1), and the fused 32-bit forms
+ * _A (address = a + b, wrapped to 32 bits) = _m32 + 2 and _I (address =
+ * a + imm) = _m32 + 3, produced from an i32.add feeding the access. */
+#define ICX_OP_LD(N, T, R) OP(N##_m32, 4) OP(N##_m64, 5) OP(N##_A, 5) OP(N##_I, 5)
+#define ICX_OP_ST(N, T) OP(N##_m32, 4) OP(N##_m64, 5) OP(N##_A, 5) OP(N##_I, 5)
 
 #define ICX_OPS                                                                                    \
   OP(UNREACHABLE, 1)      /* trap */                                                               \
@@ -78,8 +81,8 @@
   OP(F32_CONV_I32S, 3) OP(F32_CONV_I32U, 3) OP(F32_CONV_I64S, 3) OP(F32_CONV_I64U, 3)              \
   OP(F64_CONV_I32S, 3) OP(F64_CONV_I32U, 3) OP(F64_CONV_I64S, 3) OP(F64_CONV_I64U, 3)              \
   OP(F32_DEMOTE, 3) OP(F64_PROMOTE, 3)                                                             \
-  ICX_LOAD_FAMILY(ICX_OP_LD)   /* d a off(32) | d a off_lo off_hi */                               \
-  ICX_STORE_FAMILY(ICX_OP_ST)  /* a(addr) b(value) off(32) | a b off_lo off_hi */                  \
+  ICX_LOAD_FAMILY(ICX_OP_LD)   /* d a off | d a off_lo off_hi | d a b off | d a i off */           \
+  ICX_STORE_FAMILY(ICX_OP_ST)  /* a b(value) off | a b off_lo off_hi | a b v off | a i v off */    \
   OP(MEM_SIZE, 2)         /* d */                                                                  \
   OP(MEM_GROW, 3)         /* d a(delta) */                                                         \
   OP(MEM_FILL, 4)         /* a(dst) b(value) c(n) */                                               \

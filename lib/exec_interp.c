@@ -138,6 +138,12 @@ const char *icxRt_trap_message(icxTrap t) {
 
 static icxRun run(icxExec *x);
 
+/* Zero the locals and copy the constant pool into a new frame. */
+static inline void enter_frame(uint64_t *fp, const icxFuncCode *fn) {
+  memset(fp + fn->nparams, 0, (size_t)fn->nlocals * 8);
+  if (fn->npool) memcpy(fp + fn->nparams + fn->nlocals, fn->pool, (size_t)fn->npool * 8);
+}
+
 /* Call f with args. */
 icxRun icxExec_call(icxExec *x, icxFuncInst *f, const uint64_t *args, uint32_t nargs) {
   if (!x || !f || x->state != X_IDLE || nargs != f->type->nparams) {
@@ -176,7 +182,7 @@ icxRun icxExec_call(icxExec *x, icxFuncInst *f, const uint64_t *args, uint32_t n
     }
     return ICX_RUN_DONE; /* suspension of a bare host call is meaningless */
   }
-  memset(x->stack + f->code->nparams, 0, (size_t)f->code->nlocals * 8);
+  enter_frame(x->stack, f->code);
   x->frames[0].ret_pc = NULL;
   x->frames[0].fp_off = 0;
   x->frames[0].inst = f->inst;
@@ -333,7 +339,7 @@ static icxRun run(icxExec *x) {
       fr->ret_pc = pc + 3;
       fr->fp_off = (uint64_t)(fp - x->stack);
       fr->inst = inst;
-      memset(nfp + fn->nparams, 0, (size_t)fn->nlocals * 8);
+      enter_frame(nfp, fn);
       fp = nfp;
       pc = fn->code;
       DISPATCH();
@@ -622,6 +628,24 @@ static icxRun run(icxExec *x) {
     fp[pc[1]] = (R)v;                                                                              \
     pc += 5;                                                                                       \
     DISPATCH();                                                                                    \
+  }                                                                                                \
+  CASE(N##_A) {                                                                                    \
+    uint64_t ea = (uint64_t)(uint32_t)(R32(pc[2]) + R32(pc[3])) + pc[4];                           \
+    if (icx_unlikely(ea + sizeof(T) > MS)) TRAP(ICX_TRAP_MEM_OOB);                                 \
+    T v;                                                                                           \
+    memcpy(&v, M + ea, sizeof(T));                                                                 \
+    fp[pc[1]] = (R)v;                                                                              \
+    pc += 5;                                                                                       \
+    DISPATCH();                                                                                    \
+  }                                                                                                \
+  CASE(N##_I) {                                                                                    \
+    uint64_t ea = (uint64_t)(uint32_t)(R32(pc[2]) + pc[3]) + pc[4];                                \
+    if (icx_unlikely(ea + sizeof(T) > MS)) TRAP(ICX_TRAP_MEM_OOB);                                 \
+    T v;                                                                                           \
+    memcpy(&v, M + ea, sizeof(T));                                                                 \
+    fp[pc[1]] = (R)v;                                                                              \
+    pc += 5;                                                                                       \
+    DISPATCH();                                                                                    \
   }
     ICX_LOAD_FAMILY(LD)
 #undef LD
@@ -639,6 +663,22 @@ static icxRun run(icxExec *x) {
     uint64_t ea = a + (pc[3] | (uint64_t)pc[4] << 32);                                             \
     if (icx_unlikely(ea < a || ea > MS || MS - ea < sizeof(T))) TRAP(ICX_TRAP_MEM_OOB);            \
     T v = (T)fp[pc[2]];                                                                            \
+    memcpy(M + ea, &v, sizeof(T));                                                                 \
+    pc += 5;                                                                                       \
+    DISPATCH();                                                                                    \
+  }                                                                                                \
+  CASE(N##_A) {                                                                                    \
+    uint64_t ea = (uint64_t)(uint32_t)(R32(pc[1]) + R32(pc[2])) + pc[4];                           \
+    if (icx_unlikely(ea + sizeof(T) > MS)) TRAP(ICX_TRAP_MEM_OOB);                                 \
+    T v = (T)fp[pc[3]];                                                                            \
+    memcpy(M + ea, &v, sizeof(T));                                                                 \
+    pc += 5;                                                                                       \
+    DISPATCH();                                                                                    \
+  }                                                                                                \
+  CASE(N##_I) {                                                                                    \
+    uint64_t ea = (uint64_t)(uint32_t)(R32(pc[1]) + pc[2]) + pc[4];                                \
+    if (icx_unlikely(ea + sizeof(T) > MS)) TRAP(ICX_TRAP_MEM_OOB);                                 \
+    T v = (T)fp[pc[3]];                                                                            \
     memcpy(M + ea, &v, sizeof(T));                                                                 \
     pc += 5;                                                                                       \
     DISPATCH();                                                                                    \
@@ -776,7 +816,7 @@ call_slow : {
   fr->ret_pc = ret_pc;
   fr->fp_off = fp_off;
   fr->inst = inst;
-  memset(nfp + fi->code->nparams, 0, (size_t)fi->code->nlocals * 8);
+  enter_frame(nfp, fi->code);
   fp = nfp;
   pc = fi->code->code;
   if (fi->inst != inst) {

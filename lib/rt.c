@@ -92,8 +92,10 @@ void icxRt_compiled_free(icxCompiled *c) {
   icxModule *m = c->m;
   uint32_t ndef = m ? m->nfuncs_total - m->nfunc_imports : 0;
   if (c->funcs) {
-    for (uint32_t i = 0; i < ndef; i++)
+    for (uint32_t i = 0; i < ndef; i++) {
       icxCore_free(&A, c->funcs[i].code, (size_t)c->funcs[i].ncode * 4);
+      icxCore_free(&A, c->funcs[i].pool, (size_t)c->funcs[i].npool * 8);
+    }
     icxCore_free(&A, c->funcs, sizeof(icxFuncCode) * (ndef ? ndef : 1));
   }
   if (m) icxCore_free(&A, c->type_canon, sizeof(uint32_t) * (m->ntypes ? m->ntypes : 1));
