@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "rt.h"
 
@@ -263,6 +264,74 @@ static void test_compile_is_deterministic(void **state) {
   fix_close(&b);
 }
 
+/* One compiled module, many stores and threads at once. */
+typedef struct Worker {
+  const icxCompiled *c;
+  uint64_t n;
+  uint64_t result;
+  int64_t fuel_used;
+  int ok;
+} Worker;
+
+static int no_host(icxExec *x, void *ud, uint64_t *slots) {
+  (void)x, (void)ud;
+  slots[0] = 0;
+  return ICX_HOST_OK;
+}
+
+static void *worker_main(void *arg) {
+  Worker *w = arg;
+  icxAllocator a = icxCore_default_allocator();
+  icxStore *s = icxStore_new(&a);
+  icxExec *x = icxExec_new(&a);
+  uint8_t ty[2] = {ICX_I32, ICX_I32};
+  icxFuncType ft = {1, 1, ty};
+  icxExtern imp;
+  imp.kind = ICX_EXT_FUNC;
+  imp.u.func = icxStore_host_func(s, &ft, no_host, NULL);
+  icxInstance *in = NULL;
+  icxTrap trap;
+  icxErr err;
+  icxExtern e;
+  if (icxRt_instantiate(s, w->c, x, &imp, 1, &in, &trap, &err) == ICX_OK && in &&
+      icxRt_export(in, "spin", 4, &e) == ICX_OK) {
+    icxExec_set_fuel(x, INT64_MAX, 0);
+    if (icxExec_call(x, e.u.func, &w->n, 1) == ICX_RUN_DONE) {
+      w->result = icxExec_results(x)[0];
+      w->fuel_used = INT64_MAX - icxExec_fuel(x);
+      w->ok = 1;
+    }
+  }
+  icxExec_free(x);
+  icxStore_free(s);
+  return NULL;
+}
+
+static void test_compiled_module_shared_by_threads(void **state) {
+  (void)state;
+  Fix fx;
+  fix_open(&fx, ICX_COMPILE_METER);
+  enum { NT = 4 };
+  Worker w[NT];
+  pthread_t th[NT];
+  for (int i = 0; i < NT; i++) {
+    memset(&w[i], 0, sizeof w[i]);
+    w[i].c = fx.c;
+    w[i].n = 300000;
+    assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+  }
+  for (int i = 0; i < NT; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
+  uint64_t n = 300000;
+  icxExec_set_fuel(fx.x, INT64_MAX, 0);
+  uint64_t want = call_ok(&fx, "spin", &n, 1);
+  for (int i = 0; i < NT; i++) {
+    assert_true(w[i].ok);
+    assert_int_equal(w[i].result, want);
+    assert_int_equal(w[i].fuel_used, INT64_MAX - icxExec_fuel(fx.x));
+  }
+  fix_close(&fx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_host_suspend_resume_equals_uninterrupted),
@@ -274,6 +343,7 @@ int main(void) {
       cmocka_unit_test(test_traps_have_codes_and_messages),
       cmocka_unit_test(test_nans_are_canonical_and_bit_ops_keep_payload),
       cmocka_unit_test(test_compile_is_deterministic),
+      cmocka_unit_test(test_compiled_module_shared_by_threads),
   };
   return cmocka_run_group_tests_name("unit_exec", tests, NULL, NULL);
 }
