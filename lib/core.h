@@ -75,10 +75,10 @@
 
 /* Interpreter limits (documented in docs/limits.md). */
 #ifndef ICX_MAX_CALL_DEPTH
-#define ICX_MAX_CALL_DEPTH 10000u /* Wasm frames on the explicit stack */
+#define ICX_MAX_CALL_DEPTH 100000u /* Wasm frames on the explicit stack */
 #endif
 #ifndef ICX_MAX_STACK_SLOTS
-#define ICX_MAX_STACK_SLOTS (1u << 20) /* 8 MiB of 64-bit value slots */
+#define ICX_MAX_STACK_SLOTS (1u << 22) /* 32 MiB of 64-bit value slots */
 #endif
 
 /* ---- allocator --------------------------------------------------------- */
