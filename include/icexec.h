@@ -294,7 +294,8 @@ typedef struct icx_call_result {
  * struct_size of out too small), ICX_EMISUSE (NULL/dead instance),
  * ICX_ENOMEM.
  * [in: copy] [out: caller buffers; trap_message view until the next call on
- * the instance] [thread: engine] [alloc: no (may grow the value stack)] */
+ * the instance] [thread: engine] [alloc: to grow the value stack, and for
+ * more than 16 arguments] */
 ICX_API ICX_NODISCARD icx_status icx_instance_call(icx_instance *instance,
                                                    const char *export_name,
                                                    const icx_value *args, size_t nargs,
@@ -302,8 +303,10 @@ ICX_API ICX_NODISCARD icx_status icx_instance_call(icx_instance *instance,
                                                    icx_call_result *out);
 
 /* Limit the instructions of each following call (modules compiled with
- * ICX_MODULE_METER).  A call that would exceed the limit traps with
- * ICX_TRAPCODE_OUT_OF_INSTRUCTIONS.  0 means no limit (the default).
+ * ICX_MODULE_METER).  The count is checked at function entries, loop heads
+ * and when the call returns; a call whose count went past the limit traps
+ * with ICX_TRAPCODE_OUT_OF_INSTRUCTIONS and reports the limit as its
+ * instruction count.  0 means no limit (the default).
  * Errors: ICX_ESTATE (the module was compiled without ICX_MODULE_METER),
  * ICX_EMISUSE.  [thread: engine] [alloc: no] */
 ICX_API ICX_NODISCARD icx_status icx_instance_set_instruction_limit(icx_instance *instance,

@@ -544,8 +544,8 @@ icx_status icx_instance_call(icx_instance *instance, const char *export_name, co
      * bug. */
     icx_status xrc = icxExec_error(instance->exec);
     const char *msg = icxExec_trap_msg(instance->exec);
-    rc = icxErr_set(&e->err, xrc == ICX_ENOMEM ? ICX_ENOMEM : ICX_EINTERNAL,
-                    "call abandoned: %s", msg && *msg ? msg : icx_strerror(xrc));
+    rc = icxErr_set(&e->err, xrc == ICX_ENOMEM ? ICX_ENOMEM : ICX_EINTERNAL, "call abandoned: %s",
+                    msg && *msg ? msg : icx_strerror(xrc));
     goto done;
   }
   }

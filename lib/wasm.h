@@ -38,7 +38,7 @@ typedef struct icxFuncType {
 
 static inline const uint8_t *icxFuncType_params(const icxFuncType *t) { return t->types; }
 static inline const uint8_t *icxFuncType_results(const icxFuncType *t) {
-  return t->types + t->nparams;
+  return t->types ? t->types + t->nparams : t->types;
 }
 
 /* Limits of a memory (in 64 KiB pages) or a table (in elements). */
@@ -191,7 +191,9 @@ typedef struct icxModule {
 /* Decode bytes into a module IR with all structural checks (section order
  * and sizes, LEB128 ranges, counts and index bounds, UTF-8 names, limits
  * from core.h checked before allocating).  The bytes are copied.
- * Errors: ICX_EMALFORMED (does not decode) or ICX_ENOMEM, with a message
+ * Errors: ICX_EMALFORMED (does not decode), ICX_EINVALID (a constant
+ * expression that is not a single constant instruction of the right type:
+ * the IR cannot hold it) or ICX_ENOMEM, with a message
  * "section <name> at offset 0x<hex>: <reason>".  On error *out is NULL. */
 ICX_INTERNAL icx_status icxWasm_decode(const icxAllocator *a, const uint8_t *bytes, size_t len,
                                        uint32_t features, icxModule **out, icxErr *err);
@@ -199,7 +201,10 @@ ICX_INTERNAL icx_status icxWasm_decode(const icxAllocator *a, const uint8_t *byt
 /* Validate a decoded module: every function body type-checks (operand-stack
  * simulation), constant expressions, limits, start function, export name
  * uniqueness, data count, memory/table rules.  ICX_EINVALID with a message
- * "func <idx> at offset 0x<hex>: <reason>" (or the section) on failure. */
+ * "func <idx> at offset 0x<hex>: <op>: <reason>" (or the section) on
+ * failure; ICX_EMALFORMED for format errors met inside bodies (illegal
+ * opcode, bad LEB128, zero byte expected, data count section required,
+ * SIMD); ICX_ENOMEM. */
 ICX_INTERNAL icx_status icxWasm_validate(const icxModule *m, icxErr *err);
 
 ICX_INTERNAL void icxWasm_module_free(icxModule *m);

@@ -32,7 +32,7 @@ enum {
   SEC_LAST = 12
 };
 
-static const char *const k_sec_names[SEC_LAST + 1] = {
+static const char k_sec_names[SEC_LAST + 1][10] = {
     "custom", "type",    "import", "function", "table", "memory",   "global",
     "export", "start",   "element", "code",    "data",  "datacount"};
 
@@ -54,34 +54,39 @@ typedef struct Dec {
   const char *sec; /* section name for messages */
   uint32_t nfunc_decls;
   uint32_t ncustoms_seen;
-  uint8_t have_func_sec, have_code_sec, have_data_sec;
+  uint8_t have_code_sec, have_data_sec;
 } Dec;
 
+static void report(Dec *d, icx_status st, size_t off, const char *fmt, va_list ap)
+    ICX_PRINTF(4, 0);
+
+/* Record status st with a message located at byte offset off. */
+static void report(Dec *d, icx_status st, size_t off, const char *fmt, va_list ap) {
+  char buf[160];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  (void)icxErr_set(d->err, st, "section %s at offset 0x%zx: %s", d->sec, off, buf);
+}
+
 static icx_status fail_at(Dec *d, size_t off, const char *fmt, ...) ICX_PRINTF(3, 4);
+static icx_status invalid_at(Dec *d, size_t off, const char *fmt, ...) ICX_PRINTF(3, 4);
 
 /* Record a malformed-module error at byte offset off. */
 static icx_status fail_at(Dec *d, size_t off, const char *fmt, ...) {
-  char buf[160];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  report(d, ICX_EMALFORMED, off, fmt, ap);
   va_end(ap);
-  (void)icxErr_set(d->err, ICX_EMALFORMED, "section %s at offset 0x%zx: %s", d->sec, off, buf);
   return ICX_EMALFORMED;
 }
 
-static icx_status invalid_at(Dec *d, size_t off, const char *fmt, ...) ICX_PRINTF(3, 4);
-
 /* Record an invalid-module error found while decoding: only constant
- * expressions that are well-formed instructions but not constant, which the
+ * expressions made of well-formed but non-constant instructions, which the
  * IR cannot represent. */
 static icx_status invalid_at(Dec *d, size_t off, const char *fmt, ...) {
-  char buf[160];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  report(d, ICX_EINVALID, off, fmt, ap);
   va_end(ap);
-  (void)icxErr_set(d->err, ICX_EINVALID, "section %s at offset 0x%zx: %s", d->sec, off, buf);
   return ICX_EINVALID;
 }
 
@@ -179,7 +184,8 @@ static icx_status rd_name(Dec *d, char **out, uint32_t *out_len) {
   if (rc != ICX_OK) return rc;
   if (len > ICX_MAX_NAME_BYTES)
     return fail_at(d, off, "name too long (%u bytes, limit %u)", len, ICX_MAX_NAME_BYTES);
-  if (icxRd_bytes(&d->r, len, &s)) return fail_at(d, off, "unexpected end: name length out of bounds");
+  if (icxRd_bytes(&d->r, len, &s))
+    return fail_at(d, off, "unexpected end: name length out of bounds");
   if (!utf8_valid(s, len)) return fail_at(d, off, "malformed UTF-8 encoding");
   char *copy = icxCore_alloc(d->a, (size_t)len + 1u);
   if (!copy) return oom(d);
@@ -368,6 +374,9 @@ static icx_status grow(Dec *d, void **p, size_t old_n, size_t add, size_t elsz) 
 
 /* ---- sections ---------------------------------------------------------- */
 
+/* Bytes allocated for a function type's value types (at least 1). */
+static size_t type_bytes(uint32_t np, uint32_t nr) { return np + nr ? (size_t)np + nr : 1u; }
+
 static icx_status sec_type(Dec *d) {
   icxModule *m = d->m;
   uint32_t n;
@@ -396,15 +405,14 @@ static icx_status sec_type(Dec *d) {
       uint8_t t;
       if ((rc = rd_valtype(d, &t)) != ICX_OK) return rc;
     }
-    if (np + nr) {
-      uint8_t *ts = icxCore_alloc(d->a, (size_t)np + nr);
-      if (!ts) return oom(d);
-      if (np) memcpy(ts, params, np);
-      if (nr) memcpy(ts + np, results, nr);
-      m->types[i].types = ts;
-      m->types[i].nparams = np;
-      m->types[i].nresults = nr;
-    }
+    /* never NULL, so icxFuncType_params/results need no special case */
+    uint8_t *ts = icxCore_alloc(d->a, type_bytes(np, nr));
+    if (!ts) return oom(d);
+    if (np) memcpy(ts, params, np);
+    if (nr) memcpy(ts + np, results, nr);
+    m->types[i].types = ts;
+    m->types[i].nparams = np;
+    m->types[i].nresults = nr;
   }
   return ICX_OK;
 }
@@ -773,7 +781,7 @@ static icx_status decode_section(Dec *d, uint8_t id) {
   case SEC_CUSTOM: return sec_custom(d);
   case SEC_TYPE: return sec_type(d);
   case SEC_IMPORT: return sec_import(d);
-  case SEC_FUNCTION: d->have_func_sec = 1; return sec_function(d);
+  case SEC_FUNCTION: return sec_function(d);
   case SEC_TABLE: return sec_table(d);
   case SEC_MEMORY: return sec_memory(d);
   case SEC_GLOBAL: return sec_global(d);
@@ -836,7 +844,8 @@ static icx_status fill_declared(Dec *d) {
   for (uint32_t i = 0; i < m->nexports; i++)
     if (m->exports[i].kind == ICX_EXT_FUNC) declare(m, m->exports[i].index);
   for (uint32_t i = m->nglobal_imports; i < m->nglobals_total; i++)
-    if (m->globals[i].init.kind == ICX_CONST_REF_FUNC) declare(m, (uint32_t)m->globals[i].init.value);
+    if (m->globals[i].init.kind == ICX_CONST_REF_FUNC)
+      declare(m, (uint32_t)m->globals[i].init.value);
   for (uint32_t i = 0; i < m->nelems; i++)
     for (uint32_t k = 0; k < m->elems[i].count; k++)
       if (m->elems[i].items[k].kind == ICX_CONST_REF_FUNC)
@@ -907,7 +916,7 @@ void icxWasm_module_free(icxModule *m) {
   const icxAllocator *a = &al;
   if (m->types)
     for (uint32_t i = 0; i < m->ntypes; i++)
-      icxCore_free(a, m->types[i].types, (size_t)m->types[i].nparams + m->types[i].nresults);
+      icxCore_free(a, m->types[i].types, type_bytes(m->types[i].nparams, m->types[i].nresults));
   icxCore_free(a, m->types, m->ntypes * sizeof *m->types);
   if (m->imports)
     for (uint32_t i = 0; i < m->nimports; i++) {
@@ -917,7 +926,8 @@ void icxWasm_module_free(icxModule *m) {
   icxCore_free(a, m->imports, m->nimports * sizeof *m->imports);
   uint32_t ndef = m->nfuncs_total - m->nfunc_imports;
   if (m->funcs)
-    for (uint32_t i = 0; i < ndef; i++) icxCore_free(a, m->funcs[i].local_types, m->funcs[i].nlocals);
+    for (uint32_t i = 0; i < ndef; i++)
+      icxCore_free(a, m->funcs[i].local_types, m->funcs[i].nlocals);
   icxCore_free(a, m->funcs, ndef * sizeof *m->funcs);
   icxCore_free(a, m->func_type_idx, m->nfuncs_total * sizeof *m->func_type_idx);
   icxCore_free(a, m->func_declared, ((size_t)m->nfuncs_total + 7u) / 8u);

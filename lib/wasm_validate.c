@@ -144,7 +144,7 @@ enum { SH_NONE = 0, SH_UN, SH_BIN, SH_LD, SH_ST, SH_SPC };
   X(16, "table.size", SPC, 0, 0, 0) X(17, "table.fill", SPC, 0, 0, 0)
 
 typedef struct OpInfo {
-  const char *name;
+  char name[20]; /* an array, not a pointer: the table stays in .rodata */
   uint8_t shape, a, r, align;
 } OpInfo;
 
@@ -202,17 +202,18 @@ typedef struct Val {
   const icxFunc *fn;
   uint8_t *vals;
   uint32_t nvals, capvals;
+  uint32_t unk_hi; /* no T_UNK in vals[unk_hi .. nvals) */
   Ctrl *ctrls;
   uint32_t nctrls, capctrls;
   uint32_t stamp;
 } Val;
 
-static icx_status vfail(Val *v, icx_status st, const char *fmt, ...) ICX_PRINTF(3, 4);
+static void vfail(Val *v, icx_status st, const char *fmt, ...) ICX_PRINTF(3, 4);
 
 /* Record an error for the current instruction: ICX_EINVALID for typing and
  * index rules, ICX_EMALFORMED for binary-format errors found in the body
  * (the decoder keeps bodies as raw bytes, so these surface here). */
-static icx_status vfail(Val *v, icx_status st, const char *fmt, ...) {
+static void vfail(Val *v, icx_status st, const char *fmt, ...) {
   char buf[160];
   va_list ap;
   va_start(ap, fmt);
@@ -220,23 +221,41 @@ static icx_status vfail(Val *v, icx_status st, const char *fmt, ...) {
   va_end(ap);
   (void)icxErr_set(v->err, st, "func %u at offset 0x%zx: %s%s%s", v->fidx, v->op_off,
                    v->opname ? v->opname : "", v->opname ? ": " : "", buf);
-  return st;
 }
 
-#define INVALID(v, ...) vfail((v), ICX_EINVALID, __VA_ARGS__)
-#define MALFORMED(v, ...) vfail((v), ICX_EMALFORMED, __VA_ARGS__)
+/* Record an error and yield its status (a constant, so compilers see that
+ * the error paths never return ICX_OK). */
+#define INVALID(v, ...) (vfail((v), ICX_EINVALID, __VA_ARGS__), ICX_EINVALID)
+#define MALFORMED(v, ...) (vfail((v), ICX_EMALFORMED, __VA_ARGS__), ICX_EMALFORMED)
+
+/* Make room for n more operands (bounded by MAX_OPERANDS). */
+static icx_status reserve(Val *v, uint32_t n) {
+  if (n <= v->capvals - v->nvals) return ICX_OK;
+  if (n > MAX_OPERANDS - v->nvals)
+    return INVALID(v, "operand stack deeper than the limit of %u", (unsigned)MAX_OPERANDS);
+  uint32_t ncap = v->capvals ? v->capvals : 64u;
+  while (ncap - v->nvals < n) ncap *= 2u;
+  uint8_t *p = icxCore_realloc(v->a, v->vals, v->capvals, ncap);
+  if (!p) {
+    (void)icxErr_set(v->err, ICX_ENOMEM, "func %u: out of memory", v->fidx);
+    return ICX_ENOMEM;
+  }
+  v->vals = p, v->capvals = ncap;
+  return ICX_OK;
+}
 
 static icx_status push(Val *v, uint8_t t) {
-  if (v->nvals == v->capvals) {
-    uint32_t ncap = v->capvals ? v->capvals * 2u : 64u;
-    if (v->nvals >= MAX_OPERANDS)
-      return INVALID(v, "operand stack deeper than the limit of %u", (unsigned)MAX_OPERANDS);
-    uint8_t *p = icxCore_realloc(v->a, v->vals, v->capvals, ncap);
-    if (!p) return icxErr_set(v->err, ICX_ENOMEM, "func %u: out of memory", v->fidx);
-    v->vals = p, v->capvals = ncap;
-  }
+  icx_status rc = reserve(v, 1);
+  if (rc != ICX_OK) return rc;
   v->vals[v->nvals++] = t;
+  if (t == T_UNK) v->unk_hi = v->nvals;
   return ICX_OK;
+}
+
+/* Shrink the operand stack to n entries. */
+static void truncate_vals(Val *v, uint32_t n) {
+  v->nvals = n;
+  if (v->unk_hi > n) v->unk_hi = n;
 }
 
 /* Pop one operand, which must have type expect (T_UNK: any); the popped
@@ -252,41 +271,69 @@ static icx_status pop(Val *v, uint8_t expect, uint8_t *out) {
     if (expect == T_UNK) return INVALID(v, "type mismatch: operand stack is empty");
     return INVALID(v, "type mismatch: expected %s but the operand stack is empty", tname(expect));
   }
-  actual = v->vals[--v->nvals];
+  actual = v->vals[v->nvals - 1];
+  truncate_vals(v, v->nvals - 1);
   if (actual != expect && actual != T_UNK && expect != T_UNK)
     return INVALID(v, "type mismatch: expected %s, got %s", tname(expect), tname(actual));
   if (out) *out = actual;
   return ICX_OK;
 }
 
-static icx_status pop_vals(Val *v, const uint8_t *ts, uint32_t n) {
-  while (n-- > 0) {
-    icx_status rc = pop(v, ts[n], NULL);
-    if (rc != ICX_OK) return rc;
+/* Check, without popping, that the top operands have the types ts[0..n)
+ * (ts[n-1] on top); below a polymorphic base missing operands match.
+ * *out_k gets the number of operands present (at most n).  The part above
+ * unk_hi holds no unknowns and is compared with memcmp, which keeps calls
+ * and br_table with wide signatures cheap. */
+static icx_status check_top(Val *v, const uint8_t *ts, uint32_t n, uint32_t *out_k) {
+  const Ctrl *c = &v->ctrls[v->nctrls - 1];
+  *out_k = 0;
+  if (n == 0) return ICX_OK;
+  uint32_t avail = v->nvals - c->height, k = n < avail ? n : avail;
+  uint32_t lo = v->nvals - k, mid = v->unk_hi > lo ? v->unk_hi : lo, hi = v->nvals;
+  const uint8_t *want = ts + (n - k); /* want[i - lo] is the type for vals[i] */
+  if (hi == mid || memcmp(want + (mid - lo), v->vals + mid, hi - mid) == 0) hi = mid;
+  for (uint32_t i = hi; i > lo; i--) { /* from the top, as pops would go */
+    uint8_t have = v->vals[i - 1u], w = want[i - 1u - lo];
+    if (have != w && have != T_UNK)
+      return INVALID(v, "type mismatch: expected %s, got %s", tname(w), tname(have));
   }
+  if (k < n && !c->unreachable)
+    return INVALID(v, "type mismatch: expected %s but the operand stack is empty",
+                   tname(ts[n - k - 1u]));
+  *out_k = k;
+  return ICX_OK;
+}
+
+static icx_status pop_vals(Val *v, const uint8_t *ts, uint32_t n) {
+  uint32_t k = 0;
+  icx_status rc = check_top(v, ts, n, &k);
+  if (rc != ICX_OK) return rc;
+  truncate_vals(v, v->nvals - k);
   return ICX_OK;
 }
 
 static icx_status push_vals(Val *v, const uint8_t *ts, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) {
-    icx_status rc = push(v, ts[i]);
-    if (rc != ICX_OK) return rc;
-  }
+  icx_status rc = reserve(v, n);
+  if (rc != ICX_OK) return rc;
+  if (n) memcpy(v->vals + v->nvals, ts, n); /* label types are never T_UNK */
+  v->nvals += n;
   return ICX_OK;
 }
 
 static icx_status push_ctrl(Val *v, uint8_t op, const uint8_t *in, uint32_t nin,
                             const uint8_t *out, uint32_t nout) {
-  if (v->nctrls == v->capctrls) {
-    uint32_t ncap = v->capctrls ? v->capctrls * 2u : 16u;
-    if (v->nctrls > ICX_MAX_NESTING)
-      return INVALID(v, "control nesting deeper than the limit of %u", ICX_MAX_NESTING);
-    Ctrl *p = icxCore_realloc(v->a, v->ctrls, v->capctrls * sizeof *p, ncap * sizeof *p);
-    if (!p) return icxErr_set(v->err, ICX_ENOMEM, "func %u: out of memory", v->fidx);
-    v->ctrls = p, v->capctrls = ncap;
-  }
+  /* the function's own frame plus ICX_MAX_NESTING nested blocks */
   if (v->nctrls > ICX_MAX_NESTING)
     return INVALID(v, "control nesting deeper than the limit of %u", ICX_MAX_NESTING);
+  if (v->nctrls == v->capctrls) {
+    uint32_t ncap = v->capctrls ? v->capctrls * 2u : 16u;
+    Ctrl *p = icxCore_realloc(v->a, v->ctrls, v->capctrls * sizeof *p, ncap * sizeof *p);
+    if (!p) {
+      (void)icxErr_set(v->err, ICX_ENOMEM, "func %u: out of memory", v->fidx);
+      return ICX_ENOMEM;
+    }
+    v->ctrls = p, v->capctrls = ncap;
+  }
   Ctrl *c = &v->ctrls[v->nctrls++];
   c->in = in, c->nin = nin, c->out = out, c->nout = nout;
   c->height = v->nvals, c->stamp = 0, c->op = op, c->unreachable = 0;
@@ -304,7 +351,7 @@ static void label_types(const Ctrl *c, const uint8_t **ts, uint32_t *n) {
 
 static void set_unreachable(Val *v) {
   Ctrl *c = &v->ctrls[v->nctrls - 1];
-  v->nvals = c->height;
+  truncate_vals(v, c->height);
   c->unreachable = 1;
 }
 
@@ -374,7 +421,8 @@ static icx_status imm_memarg(Val *v, uint32_t natural, uint8_t *it) {
   }
   if ((rc = mem_index_type(v, it)) != ICX_OK) return rc;
   if (align > natural) return INVALID(v, "alignment must not be larger than natural");
-  if (*it == ICX_I32 && offset > UINT32_MAX) return INVALID(v, "offset out of range for a 32-bit memory");
+  if (*it == ICX_I32 && offset > UINT32_MAX)
+    return INVALID(v, "offset out of range for a 32-bit memory");
   return ICX_OK;
 }
 
@@ -412,14 +460,15 @@ static icx_status imm_elem(Val *v, const icxElem **out) {
 /* br_table: every target has the default's arity and accepts the operands;
  * each distinct label is checked once (stamps), keeping the work linear. */
 static icx_status op_br_table(Val *v) {
-  uint32_t n, arity, dflt;
+  uint32_t n, arity, skip;
   icx_status rc = imm_u32(v, &n, "br_table target count");
   if (rc != ICX_OK) return rc;
-  if (n > ICX_MAX_BR_TABLE) return INVALID(v, "too many br_table targets (limit %u)", ICX_MAX_BR_TABLE);
+  if (n > ICX_MAX_BR_TABLE)
+    return INVALID(v, "too many br_table targets (limit %u)", ICX_MAX_BR_TABLE);
   if ((rc = pop(v, ICX_I32, NULL)) != ICX_OK) return rc;
   icxReader targets = v->r;
   for (uint32_t i = 0; i < n; i++)
-    if ((rc = imm_u32(v, &dflt, "br_table target")) != ICX_OK) return rc;
+    if ((rc = imm_u32(v, &skip, "br_table target")) != ICX_OK) return rc;
   Ctrl *d = NULL;
   const uint8_t *dts;
   if ((rc = imm_label(v, &d)) != ICX_OK) return rc;
@@ -436,18 +485,8 @@ static icx_status op_br_table(Val *v) {
     if (nt != arity) return INVALID(v, "type mismatch: br_table targets have different arities");
     if (c->stamp == v->stamp) continue;
     c->stamp = v->stamp;
-    /* Check the operands against the label without popping them. */
-    const Ctrl *top = &v->ctrls[v->nctrls - 1];
-    for (uint32_t k = 0; k < nt; k++) {
-      uint8_t want = ts[nt - 1u - k], have;
-      if (v->nvals - top->height <= k) {
-        if (top->unreachable) break;
-        return INVALID(v, "type mismatch: expected %s but the operand stack is empty", tname(want));
-      }
-      have = v->vals[v->nvals - 1u - k];
-      if (have != want && have != T_UNK)
-        return INVALID(v, "type mismatch: expected %s, got %s", tname(want), tname(have));
-    }
+    uint32_t k;
+    if ((rc = check_top(v, ts, nt, &k)) != ICX_OK) return rc;
   }
   v->r = after;
   if ((rc = pop_vals(v, dts, arity)) != ICX_OK) return rc;
@@ -459,7 +498,8 @@ static icx_status op_end(Val *v) {
   Ctrl *c = &v->ctrls[v->nctrls - 1];
   icx_status rc = pop_vals(v, c->out, c->nout);
   if (rc != ICX_OK) return rc;
-  if (v->nvals != c->height) return INVALID(v, "type mismatch: values remain at the end of the block");
+  if (v->nvals != c->height)
+    return INVALID(v, "type mismatch: values remain at the end of the block");
   if (c->op == 0x04 && (c->nin != c->nout || (c->nin && memcmp(c->in, c->out, c->nin) != 0)))
     return INVALID(v, "type mismatch: if without else must have matching parameters and results");
   const uint8_t *out = c->out;
@@ -582,7 +622,8 @@ static icx_status op_ref(Val *v, uint8_t op) {
   uint8_t t;
   if (op == 0xd0) {
     if (icxRd_u8(&v->r, &t)) return MALFORMED(v, "unexpected end");
-    if (t != ICX_FUNCREF && t != ICX_EXTERNREF) return MALFORMED(v, "malformed reference type 0x%02x", t);
+    if (t != ICX_FUNCREF && t != ICX_EXTERNREF)
+      return MALFORMED(v, "malformed reference type 0x%02x", t);
     return push(v, t);
   }
   if (op == 0xd1) {
@@ -614,7 +655,8 @@ static icx_status op_table(Val *v, uint32_t sub) {
   switch (sub) {
   case 12: /* table.init elem table */
     if ((rc = imm_elem(v, &e)) != ICX_OK || (rc = imm_table(v, &t)) != ICX_OK) return rc;
-    if (e->elem_type != t->elem_type) return INVALID(v, "type mismatch: element and table types differ");
+    if (e->elem_type != t->elem_type)
+      return INVALID(v, "type mismatch: element and table types differ");
     return pop3(v, table_it(t), ICX_I32, ICX_I32);
   case 13: /* elem.drop */
     return imm_elem(v, &e);
@@ -789,7 +831,7 @@ static icx_status validate_body(Val *v, uint32_t fidx) {
   v->r.base = m->bytes;
   v->r.p = m->bytes + fn->code_off;
   v->r.end = v->r.p + fn->code_len;
-  v->nvals = v->nctrls = 0;
+  v->nvals = v->nctrls = v->unk_hi = 0;
   v->op_off = fn->code_off, v->opname = NULL;
   rc = push_ctrl(v, 0, NULL, 0, icxFuncType_results(v->ft), v->ft->nresults);
   if (rc != ICX_OK) return rc;
@@ -921,7 +963,7 @@ static int export_cmp(const void *pa, const void *pb) {
 }
 
 static icx_status check_exports(const icxModule *m, icxErr *err) {
-  static const char *const kind_names[4] = {"function", "table", "memory", "global"};
+  static const char kind_names[4][9] = {"function", "table", "memory", "global"};
   for (uint32_t i = 0; i < m->nexports; i++) {
     const icxExport *ex = &m->exports[i];
     uint32_t n = ex->kind == ICX_EXT_FUNC    ? m->nfuncs_total
