@@ -113,7 +113,8 @@ enum {
   ICX_LIMIT_TABLE_ELEMS = 15, /* elements of one table */
   ICX_LIMIT_NAME_BYTES = 16,  /* bytes of one import/export/custom name */
   ICX_LIMIT_CALL_DEPTH = 17,  /* nested Wasm calls before "call stack exhausted" */
-  ICX_LIMIT_STACK_SLOTS = 18  /* 64-bit value-stack slots of one execution */
+  ICX_LIMIT_STACK_SLOTS = 18, /* 64-bit value-stack slots of one execution */
+  ICX_LIMIT_MEM64_PAGES = 19  /* 64 KiB pages of one 64-bit memory */
 };
 /* The value of limit id (ICX_LIMIT_*), or 0 for an unknown id.  [thread: any] */
 ICX_API uint64_t icx_limit(int32_t id);

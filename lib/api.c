@@ -89,6 +89,7 @@ uint64_t icx_limit(int32_t id) {
   case ICX_LIMIT_NAME_BYTES: return ICX_MAX_NAME_BYTES;
   case ICX_LIMIT_CALL_DEPTH: return ICX_MAX_CALL_DEPTH;
   case ICX_LIMIT_STACK_SLOTS: return ICX_MAX_STACK_SLOTS;
+  case ICX_LIMIT_MEM64_PAGES: return ICX_MAX_MEM64_PAGES;
   default: return 0;
   }
 }

@@ -73,6 +73,12 @@
 #define ICX_MAX_NAME_BYTES 100000u
 #endif
 
+/* Largest 64-bit memory in pages (IC: a 6 GiB wasm64 heap).  32-bit
+ * memories are limited by the index type (65536 pages, 4 GiB). */
+#ifndef ICX_MAX_MEM64_PAGES
+#define ICX_MAX_MEM64_PAGES 98304u
+#endif
+
 /* Interpreter limits (documented in docs/limits.md). */
 #ifndef ICX_MAX_CALL_DEPTH
 #define ICX_MAX_CALL_DEPTH 100000u /* Wasm frames on the explicit stack */

@@ -218,7 +218,7 @@ icxFuncInst *icxStore_host_func(icxStore *s, const icxFuncType *type, icxHostFn 
 }
 
 static uint64_t mem_limit_pages(const icxLimits *l) {
-  uint64_t hard = l->is64 ? (1ull << 48) : 65536;
+  uint64_t hard = l->is64 ? ICX_MAX_MEM64_PAGES : 65536;
   return l->has_max && l->max < hard ? l->max : hard;
 }
 
@@ -379,7 +379,7 @@ static icx_status check_import(const icxModule *m, const icxImport *im, const ic
   }
   case ICX_EXT_MEM: {
     const icxMemInst *mm = ex->u.mem;
-    uint64_t hard = mm->is64 ? (1ull << 48) : 65536;
+    uint64_t hard = mm->is64 ? ICX_MAX_MEM64_PAGES : 65536;
     if (mm->is64 != im->d.mem.lim.is64 ||
         !limits_match(mm->pages, mm->max_pages < hard, mm->max_pages, &im->d.mem.lim))
       return icxErr_set(err, ICX_EUNLINKABLE, "import %s.%s: incompatible import type (memory)",
@@ -474,7 +474,18 @@ icx_status icxRt_instantiate(icxStore *s, const icxCompiled *c, icxExec *x,
     in->globals[i] = g;
     g->val = eval_const(in, &m->globals[i].init);
   }
-  /* tables and memory */
+  /* tables and memory: sizes over the engine's limits are refused, the
+   * same way on every host */
+  for (uint32_t i = m->ntable_imports; i < m->ntables_total; i++)
+    if (m->tables[i].lim.min > ICX_MAX_TABLE_ELEMS)
+      return icxErr_set(err, ICX_ELIMIT, "table %u: %llu elements exceed the limit of %u", i,
+                        (unsigned long long)m->tables[i].lim.min, (unsigned)ICX_MAX_TABLE_ELEMS);
+  if (m->nmems_total > m->nmem_imports) {
+    const icxLimits *l = &m->mems[m->nmem_imports].lim;
+    if (l->min > mem_limit_pages(l))
+      return icxErr_set(err, ICX_ELIMIT, "memory: %llu pages exceed the limit of %llu",
+                        (unsigned long long)l->min, (unsigned long long)mem_limit_pages(l));
+  }
   for (uint32_t i = m->ntable_imports; i < m->ntables_total; i++) {
     in->tables[i] = icxStore_table(s, &m->tables[i], 0);
     if (!in->tables[i]) goto oom;

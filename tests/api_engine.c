@@ -184,10 +184,10 @@ static void test_strerror_every_code_has_own_static_text(void **state) {
 
 static void test_limit_known_ids_positive_unknown_zero(void **state) {
   (void)state;
-  for (int32_t id = ICX_LIMIT_MODULE_BYTES; id <= ICX_LIMIT_STACK_SLOTS; id++)
+  for (int32_t id = ICX_LIMIT_MODULE_BYTES; id <= ICX_LIMIT_MEM64_PAGES; id++)
     assert_true(icx_limit(id) > 0);
   assert_int_equal(icx_limit(0), 0);
-  assert_int_equal(icx_limit(ICX_LIMIT_STACK_SLOTS + 1), 0);
+  assert_int_equal(icx_limit(ICX_LIMIT_MEM64_PAGES + 1), 0);
   assert_int_equal(icx_limit(-1), 0);
   assert_int_equal(icx_limit(ICX_LIMIT_MODULE_BYTES), 100u * 1024u * 1024u);
 }
