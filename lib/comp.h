@@ -48,6 +48,7 @@ struct icxFuncInst {
 };
 
 struct icxTableInst {
+  icxStore *store; /* owner: its element budget bounds all its tables */
   uint64_t *elems;
   uint64_t size;
   uint64_t max; /* effective maximum (limits and ICX_MAX_TABLE_ELEMS) */
@@ -87,8 +88,7 @@ struct icxInstance {
 /* Grow a memory by delta pages; returns old pages or ICX_GROW_*. */
 ICX_INTERNAL uint64_t icxMem_grow(icxMemInst *m, const icxAllocator *a, uint64_t delta);
 /* Grow a table; returns old size or ICX_GROW_*. */
-ICX_INTERNAL uint64_t icxTable_grow(icxTableInst *t, const icxAllocator *a, uint64_t delta,
-                                    uint64_t init);
+ICX_INTERNAL uint64_t icxTable_grow(icxTableInst *t, uint64_t delta, uint64_t init);
 ICX_INTERNAL const icxAllocator *icxStore_allocator(const icxStore *s);
 
 /* Structural equality of two function types. */

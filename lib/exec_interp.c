@@ -739,7 +739,7 @@ static icxRun run(icxExec *x) {
     CASE(TABLE_SIZE) { fp[pc[1]] = inst->tables[pc[2]]->size; pc += 3; DISPATCH(); }
     CASE(TABLE_GROW) {
       icxTableInst *t = inst->tables[pc[2]];
-      uint64_t old = icxTable_grow(t, icxStore_allocator(inst->store), fp[pc[4]], fp[pc[3]]);
+      uint64_t old = icxTable_grow(t, fp[pc[4]], fp[pc[3]]);
       if (icx_unlikely(old == ICX_GROW_OOM)) goto do_oom;
       if (old == ICX_GROW_LIMIT) old = t->is64 ? UINT64_MAX : UINT32_MAX;
       fp[pc[1]] = old;

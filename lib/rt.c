@@ -116,6 +116,7 @@ typedef struct Obj {
 
 struct icxStore {
   icxAllocator alloc;
+  uint64_t table_elems; /* elements of all tables: at most ICX_MAX_TABLE_ELEMS */
   Obj *objs;
   uint32_t nobjs, capobjs;
 };
@@ -280,9 +281,10 @@ uint64_t icxMem_grow(icxMemInst *m, const icxAllocator *a, uint64_t delta) {
 icxTableInst *icxStore_table(icxStore *s, const icxTableType *type, uint64_t init) {
   uint64_t hard = ICX_MAX_TABLE_ELEMS;
   uint64_t maxe = type->lim.has_max && type->lim.max < hard ? type->lim.max : hard;
-  if (type->lim.min > maxe) return NULL;
+  if (type->lim.min > maxe || type->lim.min > ICX_MAX_TABLE_ELEMS - s->table_elems) return NULL;
   icxTableInst *t = icxCore_alloc(&s->alloc, sizeof *t);
   if (!t) return NULL;
+  t->store = s;
   t->elem_type = type->elem_type;
   t->is64 = type->lim.is64;
   t->max = maxe;
@@ -295,7 +297,9 @@ icxTableInst *icxStore_table(icxStore *s, const icxTableType *type, uint64_t ini
     for (uint64_t i = 0; i < type->lim.min; i++) t->elems[i] = init;
   }
   t->size = type->lim.min;
+  s->table_elems += t->size;
   if (track(s, OBJ_TABLE, t)) {
+    s->table_elems -= t->size;
     icxCore_free(&s->alloc, t->elems, (size_t)t->size * 8);
     icxCore_free(&s->alloc, t, sizeof *t);
     return NULL;
@@ -304,12 +308,15 @@ icxTableInst *icxStore_table(icxStore *s, const icxTableType *type, uint64_t ini
 }
 
 /* Grow a table by delta elements set to init: old size or UINT64_MAX. */
-uint64_t icxTable_grow(icxTableInst *t, const icxAllocator *a, uint64_t delta, uint64_t init) {
+uint64_t icxTable_grow(icxTableInst *t, uint64_t delta, uint64_t init) {
+  icxStore *s = t->store;
   uint64_t old = t->size;
   if (delta == 0) return old;
-  if (delta > t->max || old + delta > t->max) return UINT64_MAX;
-  uint64_t *p = icxCore_realloc(a, t->elems, (size_t)old * 8, (size_t)(old + delta) * 8);
+  if (delta > t->max || old + delta > t->max) return ICX_GROW_LIMIT;
+  if (delta > ICX_MAX_TABLE_ELEMS - s->table_elems) return ICX_GROW_LIMIT;
+  uint64_t *p = icxCore_realloc(&s->alloc, t->elems, (size_t)old * 8, (size_t)(old + delta) * 8);
   if (!p) return ICX_GROW_OOM;
+  s->table_elems += delta;
   for (uint64_t i = old; i < old + delta; i++) p[i] = init;
   t->elems = p;
   t->size = old + delta;
@@ -476,10 +483,13 @@ icx_status icxRt_instantiate(icxStore *s, const icxCompiled *c, icxExec *x,
   }
   /* tables and memory: sizes over the engine's limits are refused, the
    * same way on every host */
-  for (uint32_t i = m->ntable_imports; i < m->ntables_total; i++)
-    if (m->tables[i].lim.min > ICX_MAX_TABLE_ELEMS)
-      return icxErr_set(err, ICX_ELIMIT, "table %u: %llu elements exceed the limit of %u", i,
-                        (unsigned long long)m->tables[i].lim.min, (unsigned)ICX_MAX_TABLE_ELEMS);
+  uint64_t elems = s->table_elems;
+  for (uint32_t i = m->ntable_imports; i < m->ntables_total; i++) {
+    elems += m->tables[i].lim.min;
+    if (m->tables[i].lim.min > ICX_MAX_TABLE_ELEMS || elems > ICX_MAX_TABLE_ELEMS)
+      return icxErr_set(err, ICX_ELIMIT, "table %u: more than %u table elements in the store", i,
+                        (unsigned)ICX_MAX_TABLE_ELEMS);
+  }
   if (m->nmems_total > m->nmem_imports) {
     const icxLimits *l = &m->mems[m->nmem_imports].lim;
     if (l->min > mem_limit_pages(l))
