@@ -130,11 +130,11 @@ CHECK_DIR := $(BUILD)/check
 RUN_TEST := sh scripts/run-test.sh $(CHECK_DIR) $(TEST_TIMEOUT)
 
 # Fragments append to these.
-CHECK_EXTRA :=
+CHECK_EXTRA := switch-check
 FUZZ_SMOKE_DEPS :=
 CLEAN_EXTRA :=
 
-.PHONY: all lib tests examples check check-build asan valgrind spec demo \
+.PHONY: all lib tests examples check check-build asan valgrind spec demo switch-check \
         abi-check header-check install-check install uninstall clean help
 
 all: $(LIB_A) $(LIB_SO_FILES)
@@ -208,6 +208,15 @@ check: check-build
 asan:
 	$(MAKE) check SANITIZE=1
 
+# The other dispatch path (switch instead of computed goto) must give the
+# same results: its own build, the interpreter tests and the spec suite.
+SWITCH_BUILD := $(BUILD)-switch
+switch-check:
+	@$(MAKE) --no-print-directory BUILD=$(SWITCH_BUILD) EXTRA_CPPFLAGS=-DICX_USE_JUMPTABLE=0 \
+	  $(SWITCH_BUILD)/spec_runner $(SWITCH_BUILD)/tests/unit_exec >/dev/null
+	$(SWITCH_BUILD)/tests/unit_exec
+	$(SWITCH_BUILD)/spec_runner --suite $(SHARED)/testsuite --out $(SWITCH_BUILD)/spec $(SPEC_FLAGS)
+
 valgrind: tests
 	@set -e; for t in $(TEST_BINS); do echo "== valgrind $$t"; \
 	  $(VALGRIND) -q --error-exitcode=99 --leak-check=full $$t; done
@@ -250,7 +259,7 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libicexec.so $(DESTDIR)$(PKGCONFIGDIR)/icexec.pc
 
 clean:
-	rm -rf build build-san $(CLEAN_EXTRA)
+	rm -rf build build-san build-switch build-san-switch $(CLEAN_EXTRA)
 
 help:
 	@echo "targets: all (default) check asan valgrind spec demo install uninstall clean"

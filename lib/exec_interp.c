@@ -219,7 +219,7 @@ icxRun icxExec_resume(icxExec *x) {
 #define DISPATCH() goto *disp[*pc]
 #define CASE(n) L_##n:
 #else
-#define DISPATCH() continue
+#define DISPATCH() goto dispatch
 #define CASE(n) case ICX_OP_##n:
 #endif
 
@@ -267,7 +267,8 @@ static icxRun run(icxExec *x) {
   DISPATCH();
   {
 #else
-  for (;;) {
+dispatch:
+  {
     switch (*pc) {
 #endif
 
