@@ -130,11 +130,11 @@ CHECK_DIR := $(BUILD)/check
 RUN_TEST := sh scripts/run-test.sh $(CHECK_DIR) $(TEST_TIMEOUT)
 
 # Fragments append to these.
-CHECK_EXTRA := switch-check
+CHECK_EXTRA := wast-check switch-check
 FUZZ_SMOKE_DEPS :=
 CLEAN_EXTRA :=
 
-.PHONY: all lib tests examples check check-build asan valgrind spec demo switch-check \
+.PHONY: all lib tests examples check check-build asan valgrind spec demo switch-check wast-check \
         abi-check header-check install-check install uninstall clean help
 
 all: $(LIB_A) $(LIB_SO_FILES)
@@ -207,6 +207,21 @@ check: check-build
 
 asan:
 	$(MAKE) check SANITIZE=1
+
+# Our own .wast scripts (tests/wast/), converted with wast2json (which exits
+# 0 even when a module fails, so any output counts as failure) and run by
+# the spec runner; then the whole spec suite again with metering compiled in
+# (METER instructions must not change any result).
+WAST_SRCS := $(sort $(wildcard tests/wast/*.wast))
+wast-check: $(SPEC_RUNNER)
+	@rm -rf $(BUILD)/wast && mkdir -p $(BUILD)/wast
+	@for f in $(WAST_SRCS); do \
+	  n=$$(basename $$f .wast); \
+	  out=$$(wast2json $$f -o $(BUILD)/wast/$$n.json 2>&1); \
+	  if [ -n "$$out" ] || [ ! -f $(BUILD)/wast/$$n.json ]; then echo "wast2json $$f: $$out"; exit 1; fi; \
+	done
+	$(SPEC_RUNNER) --json-dir $(BUILD)/wast
+	$(SPEC_RUNNER) --suite $(SHARED)/testsuite --out $(SPEC_OUT)-meter --meter --quiet-failures
 
 # The other dispatch path (switch instead of computed goto) must give the
 # same results: its own build, the interpreter tests and the spec suite.
