@@ -62,6 +62,9 @@ typedef struct Comp {
   Ctl *cs;
   uint32_t ncs, capcs;
   uint32_t *ref_head; /* per local: topmost entry reading it */
+  uint8_t *written;   /* per local: set since the function started */
+  int prefix;         /* still in the straight-line start of the body */
+  uint32_t nparams;
   uint32_t nslots_local;
   uint32_t base;
   uint32_t maxh;
@@ -261,17 +264,24 @@ static void materialize_below(Comp *c, uint32_t end) {
 static void materialize_all(Comp *c) { materialize_below(c, c->nvs); }
 
 /* A slot holding entry i's value (a local, or its canonical slot). */
+/* The constant pool slot holding v (added if there is room), or NONE. */
+static uint32_t pool_slot(Comp *c, uint64_t v) {
+  for (uint32_t k = 0; k < c->npool; k++)
+    if (c->pool[k] == v) return c->pool_base + k;
+  if (!c->pool_frozen && c->npool < ICX_POOL_MAX) {
+    c->pool[c->npool] = v;
+    return c->pool_base + c->npool++;
+  }
+  return NONE;
+}
+
 static uint32_t src(Comp *c, uint32_t i) {
   VEnt *e = &c->vs[i];
   if (e->kind == K_LOCAL) return e->loc;
   if (e->kind == K_CONST) {
     /* constants read as operands live in the frame's constant pool */
-    for (uint32_t k = 0; k < c->npool; k++)
-      if (c->pool[k] == e->cval) return c->pool_base + k;
-    if (!c->pool_frozen && c->npool < ICX_POOL_MAX) {
-      c->pool[c->npool] = e->cval;
-      return c->pool_base + c->npool++;
-    }
+    uint32_t s = pool_slot(c, e->cval);
+    if (s != NONE) return s;
     materialize(c, i);
   }
   return canon(c, i);
@@ -382,8 +392,12 @@ static int fuse_address(Comp *c, uint32_t i, uint32_t op_m32, uint32_t off) {
   uint32_t v = 0;
   if (is_store) {
     VEnt *e = &c->vs[c->nvs - 1];
-    if (e->kind == K_CONST) return 0; /* would emit a CONST after the add */
-    v = e->kind == K_LOCAL ? e->loc : canon(c, c->nvs - 1);
+    if (e->kind == K_CONST) {
+      v = pool_slot(c, e->cval);
+      if (v == NONE) return 0; /* would emit a CONST after the add */
+    } else {
+      v = e->kind == K_LOCAL ? e->loc : canon(c, c->nvs - 1);
+    }
   }
   uint32_t fused = op_m32 + (add == ICX_OP_ADD32_ss ? 2u : 3u);
   uint32_t d = c->code[at + 1], a = c->code[at + 2], b = c->code[at + 3];
@@ -671,6 +685,15 @@ static const uint16_t sat_ops[8] = {
 static void do_local_set(Comp *c, uint32_t l, int tee) {
   uint32_t top = c->nvs - 1;
   VEnt *e = &c->vs[top];
+  if (c->prefix && l >= c->nparams && !c->written[l] && e->kind == K_CONST && e->cval == 0) {
+    /* storing zero into a declared local before any control flow: locals
+     * start at zero, nothing to do */
+    c->written[l] = 1;
+    pop(c, 1);
+    if (tee) push_local(c, l);
+    return;
+  }
+  c->written[l] = 1;
   uint32_t other = c->ref_head[l];
   if (other == top) other = e->prev_ref;
   if (c->cand != NONE && !c->oom && e->kind == K_STACK && other == NONE &&
@@ -761,6 +784,7 @@ static int compile_body(Comp *c, uint32_t fidx) {
       }
     }
     if (op != 0xfc) meter_add(c, op); /* 0xfc ops are charged below */
+    if ((op >= 0x02 && op <= 0x05) || (op >= 0x0b && op <= 0x0f)) c->prefix = 0;
     switch (op) {
     case 0x00: /* unreachable */
       emit1(c, ICX_OP_UNREACHABLE);
@@ -1145,6 +1169,9 @@ static int compile_pass(Comp *c, uint32_t i, uint32_t nloc) {
   c->maxh = ft->nresults;
   c->nslots_local = nloc;
   for (uint32_t k = 0; k < nloc; k++) c->ref_head[k] = NONE;
+  memset(c->written, 0, nloc ? nloc : 1);
+  c->prefix = 1;
+  c->nparams = ft->nparams;
   if (push_ctl(c, C_FUNC, 0, ft->nresults)) return ICX_ENOMEM;
   meter_open(c, 1, 1);
   int rc = compile_body(c, m->nfunc_imports + i);
@@ -1211,14 +1238,16 @@ icx_status icxComp_module(icxCompiled *cm, const icxCompileOpts *opts, icxErr *e
   if (maxloc > ICX_MAX_LOCALS + (uint64_t)ICX_MAX_PARAMS)
     return icxErr_set(err, ICX_ELIMIT, "too many locals");
   c.ref_head = icxCore_allocn(c.A, (size_t)maxloc, sizeof(uint32_t));
+  c.written = icxCore_alloc(c.A, (size_t)maxloc);
   cm->funcs = icxCore_allocn(c.A, ndef ? ndef : 1, sizeof(icxFuncCode));
   icx_status rc = ICX_OK;
-  if (!c.ref_head || !cm->funcs) {
+  if (!c.ref_head || !c.written || !cm->funcs) {
     rc = icxErr_set(err, ICX_ENOMEM, "out of memory");
   } else {
     for (uint32_t i = 0; i < ndef && rc == ICX_OK; i++) rc = compile_func(&c, i, &cm->funcs[i], err);
   }
   icxCore_free(c.A, c.ref_head, (size_t)maxloc * sizeof(uint32_t));
+  icxCore_free(c.A, c.written, (size_t)maxloc);
   icxCore_free(c.A, c.code, (size_t)c.capcode * 4);
   icxCore_free(c.A, c.vs, sizeof(VEnt) * c.capvs);
   icxCore_free(c.A, c.cs, sizeof(Ctl) * c.capcs);

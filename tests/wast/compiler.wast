@@ -96,6 +96,16 @@
     (i64.sub (i64.const 0x7fffffffffffffff) (local.get $x)) (i64.xor)
     (i64.const 3) (i64.const 5) (i64.rotl) (i64.or)
     (i64.const 0x123456789) (local.get $x) (i64.sub) (i64.add))
+  ;; zero stores at the start of a body: skipped only for untouched locals
+  (func (export "zero_param") (param $p i32) (result i32)
+    (local.set $p (i32.const 0)) (local.get $p))
+  (func (export "zero_rewrite") (result i32)
+    (local $a i32)
+    (local.set $a (i32.const 3)) (local.set $a (i32.const 0)) (local.get $a))
+  (func (export "zero_tee") (result i64)
+    (local $a i64) (local $b i64)
+    (local.set $b (local.tee $a (i64.const 0)))
+    (i64.add (local.get $a) (local.get $b)))
 )
 
 (assert_return (invoke "old_value" (i32.const 7)) (i32.const -100))
@@ -122,3 +132,6 @@
 (assert_trap (invoke "addr_oob" (i32.const 0)) "out of bounds memory access")
 (assert_trap (invoke "addr_oob" (i32.const 0xffff0000)) "out of bounds memory access")
 (assert_return (invoke "many_consts" (i64.const 5)) (i64.const 9223372020266657664))
+(assert_return (invoke "zero_param" (i32.const 5)) (i32.const 0))
+(assert_return (invoke "zero_rewrite") (i32.const 0))
+(assert_return (invoke "zero_tee") (i64.const 0))
