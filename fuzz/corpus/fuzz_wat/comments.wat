@@ -1,0 +1,4 @@
+(;c;)(module(;nested (;comment;) here;)
+  (func;;line
+   (;a;)nop(;b;)(nop);;
+  ))

@@ -1,0 +1,10 @@
+(module
+  (memory (export "m") (data "hello"))
+  (data $d "xyz")
+  (func (param i32) (result i32)
+    (memory.init $d (i32.const 0) (i32.const 0) (i32.const 3)) (data.drop $d)
+    (memory.fill (i32.const 0) (i32.const 0) (i32.const 1))
+    (memory.copy (i32.const 1) (i32.const 0) (i32.const 1))
+    (i32.store16 offset=2 align=1 (local.get 0) (i32.const 7))
+    (drop (memory.grow (i32.const 1)))
+    (i32.add (memory.size) (i32.load8_s offset=0x10 (local.get 0)))))
