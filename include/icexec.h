@@ -214,6 +214,15 @@ ICX_API ICX_NODISCARD icx_status icx_module_new(icx_engine *engine, const uint8_
                                                 size_t len, uint32_t flags,
                                                 icx_module **out_module);
 
+/* The same from WebAssembly text (WAT, Wasm 2.0 text format with memory64
+ * and 64-bit tables): text[0..len) is parsed to a binary module first.
+ * Errors as icx_module_new; ICX_EMALFORMED also for text that does not
+ * parse (the message gives "line L col C: reason").
+ * [in: copy] [out: handle -> icx_module_free] [thread: engine] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_module_new_wat(icx_engine *engine, const char *text,
+                                                    size_t len, uint32_t flags,
+                                                    icx_module **out_module);
+
 /* Release the module handle.  Instances made from it stay valid (they keep
  * the compiled code alive until they are freed).  NULL is a no-op.
  * [thread: engine] */

@@ -3,6 +3,8 @@
  * the engine. */
 #include "api.h"
 
+#include "wat.h"
+
 #include <stddef.h>
 #include <string.h>
 
@@ -231,6 +233,29 @@ icx_status icx_module_new(icx_engine *engine, const uint8_t *wasm, size_t len, u
   e->modules = m;
   *out_module = m;
   return ICX_OK;
+}
+
+/* Compile WAT text: parse to bytes, then as icx_module_new. */
+icx_status icx_module_new_wat(icx_engine *engine, const char *text, size_t len, uint32_t flags,
+                              icx_module **out_module) {
+  if (out_module) *out_module = NULL;
+  if (!icxApi_engine_ok(engine)) return ICX_EMISUSE;
+  icx_engine *e = engine;
+  icxErr_clear(&e->err);
+  if (!out_module) return icxErr_set(&e->err, ICX_EINVAL, "icx_module_new_wat: out_module is NULL");
+  if (!text && len > 0)
+    return icxErr_set(&e->err, ICX_EINVAL, "icx_module_new_wat: text is NULL, len %zu", len);
+  if (len > ICX_MAX_MODULE_BYTES)
+    return icxErr_set(&e->err, ICX_ELIMIT, "text of %zu bytes exceeds the limit of %zu", len,
+                      (size_t)ICX_MAX_MODULE_BYTES);
+  uint8_t *bytes = NULL;
+  size_t nbytes = 0;
+  icx_status rc = icxWat_to_wasm(&e->alloc, text ? text : "", len, ICX_FEAT_DEFAULT, &bytes,
+                                 &nbytes, &e->err);
+  if (rc != ICX_OK) return api_fail(e, rc);
+  rc = icx_module_new(engine, bytes, nbytes, flags, out_module);
+  icxCore_free(&e->alloc, bytes, nbytes);
+  return rc;
 }
 
 /* Release the module handle (instances keep the code alive). */

@@ -395,6 +395,35 @@ static void test_module_new_malformed_emalformed_with_offset(void **state) {
   icx_engine_free(e);
 }
 
+static void test_module_new_wat_compiles_text_and_reports_lines(void **state) {
+  (void)state;
+  icx_engine *e = new_engine();
+  icx_module *m = NULL;
+  icx_instance *inst = NULL;
+  static const char wat[] =
+      "(module (func (export \"mul\") (param i64 i64) (result i64)\n"
+      "  (i64.mul (local.get 0) (local.get 1))))";
+  assert_int_equal(icx_module_new_wat(e, wat, strlen(wat), ICX_MODULE_METER, &m), ICX_OK);
+  assert_int_equal(icx_instance_new(e, m, &inst), ICX_OK);
+  icx_value args[2] = {{ICX_TYPE_I64, 0, 6}, {ICX_TYPE_I64, 0, 7}}, r;
+  icx_call_result out = ICX_CALL_RESULT_INIT;
+  assert_int_equal(icx_instance_call(inst, "mul", args, 2, &r, 1, &out), ICX_OK);
+  assert_false(out.trapped);
+  assert_int_equal(r.bits, 42);
+  /* text that does not parse: the message locates it */
+  static const char bad[] = "(module\n  (func (i32.frobnicate)))";
+  icx_module *m2 = (icx_module *)e;
+  assert_int_equal(icx_module_new_wat(e, bad, strlen(bad), 0, &m2), ICX_EMALFORMED);
+  assert_null(m2);
+  assert_non_null(strstr(icx_errmsg(e), "line 2"));
+  /* text that parses but does not validate */
+  static const char inval[] = "(module (func (result i32) (i64.const 1)))";
+  assert_int_equal(icx_module_new_wat(e, inval, strlen(inval), 0, &m2), ICX_EINVALID);
+  assert_int_equal(icx_module_new_wat(e, NULL, 3, 0, &m2), ICX_EINVAL);
+  assert_int_equal(icx_module_new_wat(NULL, wat, strlen(wat), 0, &m2), ICX_EMISUSE);
+  icx_engine_free(e);
+}
+
 static void test_module_new_invalid_einvalid(void **state) {
   (void)state;
   icx_engine *e = new_engine();
@@ -878,6 +907,7 @@ int main(void) {
       cmocka_unit_test(test_module_new_input_copied),
       cmocka_unit_test(test_module_new_malformed_emalformed_with_offset),
       cmocka_unit_test(test_module_new_invalid_einvalid),
+      cmocka_unit_test(test_module_new_wat_compiles_text_and_reports_lines),
       cmocka_unit_test(test_module_new_bad_arguments_einval),
       cmocka_unit_test(test_module_new_too_large_elimit),
       cmocka_unit_test(test_module_export_type_reports_signature),
