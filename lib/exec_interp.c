@@ -199,7 +199,22 @@ icxRun icxExec_resume(icxExec *x) {
     if (x) x->error = ICX_EMISUSE;
     return ICX_RUN_ERROR;
   }
+  /* Execution never proceeds while the counter is negative: a top-up
+   * smaller than the overdraft leaves the run where it is (or traps), so
+   * the outcome does not depend on how the host slices its budget. */
+  if (x->fuel < 0) {
+    if (x->suspend_on_empty) return ICX_RUN_SUSPENDED;
+    x->state = X_IDLE;
+    x->nframes = 0;
+    x->trap = ICX_TRAP_OUT_OF_FUEL;
+    snprintf(x->trap_msg, sizeof x->trap_msg, "%s", icxRt_trap_message(ICX_TRAP_OUT_OF_FUEL));
+    return ICX_RUN_TRAP;
+  }
   x->state = X_IDLE;
+  if (!x->pc) { /* suspended as it returned: the results are in place */
+    x->nframes = 0;
+    return ICX_RUN_DONE;
+  }
   return run(x);
 }
 
@@ -829,7 +844,18 @@ call_slow : {
 
 do_return : {
   Frame *fr = &x->frames[--x->nframes];
-  if (!fr->ret_pc) goto do_done;
+  if (!fr->ret_pc) {
+    /* Returning to the host is a counter check too: a run completes only
+     * with a non-negative counter (blocks charged without a check may have
+     * overdrawn it since the last loop header). */
+    if (icx_unlikely(fuel < 0)) {
+      if (!x->suspend_on_empty) TRAP(ICX_TRAP_OUT_OF_FUEL);
+      x->nframes++;
+      pc = NULL;
+      goto do_suspend;
+    }
+    goto do_done;
+  }
   pc = fr->ret_pc;
   fp = x->stack + fr->fp_off;
   if (fr->inst != inst) {

@@ -165,6 +165,53 @@ static void test_fuel_slices_equal_one_run(void **state) {
   fix_close(&fx);
 }
 
+/* Run spin(n) giving the budget one unit at a time, added to the counter
+ * (the counter may be negative after a block charge); stop when the budget
+ * is spent.  Returns 1 if the call completed. */
+static int run_additive_slices(Fix *fx, uint64_t n, int64_t budget, uint64_t *result) {
+  int64_t given = 1;
+  icxExec_set_fuel(fx->x, 1, 1);
+  icxRun r = icxExec_call(fx->x, fn(fx, "spin"), &n, 1);
+  while (r == ICX_RUN_SUSPENDED) {
+    if (given >= budget) {
+      icxExec_reset(fx->x);
+      return 0;
+    }
+    icxExec_set_fuel(fx->x, icxExec_fuel(fx->x) + 1, 1);
+    given++;
+    r = icxExec_resume(fx->x);
+  }
+  assert_int_equal(r, ICX_RUN_DONE);
+  *result = icxExec_results(fx->x)[0];
+  return 1;
+}
+
+static void test_fuel_topups_smaller_than_overdraft_do_not_run(void **state) {
+  (void)state;
+  Fix fx;
+  fix_open(&fx, ICX_COMPILE_METER);
+  uint64_t n = 10;
+  icxExec_set_fuel(fx.x, INT64_MAX, 0);
+  uint64_t want = call_ok(&fx, "spin", &n, 1);
+  int64_t need = INT64_MAX - icxExec_fuel(fx.x);
+  /* one unit short: the one-shot run traps, and so must the sliced one */
+  icxExec_set_fuel(fx.x, need - 1, 0);
+  assert_int_equal(call_trap(&fx, "spin", &n, 1), ICX_TRAP_OUT_OF_FUEL);
+  uint64_t got = 0;
+  assert_int_equal(run_additive_slices(&fx, n, need - 1, &got), 0);
+  /* exactly enough: both complete with the same result */
+  assert_int_equal(run_additive_slices(&fx, n, need, &got), 1);
+  assert_int_equal(got, want);
+  assert_int_equal(icxExec_fuel(fx.x), 0);
+  /* without suspension, resuming with a negative counter traps */
+  icxExec_set_fuel(fx.x, 1, 1);
+  assert_int_equal(icxExec_call(fx.x, fn(&fx, "spin"), &n, 1), ICX_RUN_SUSPENDED);
+  icxExec_set_fuel(fx.x, icxExec_fuel(fx.x), 0);
+  assert_int_equal(icxExec_resume(fx.x), ICX_RUN_TRAP);
+  assert_int_equal(icxExec_trap(fx.x), ICX_TRAP_OUT_OF_FUEL);
+  fix_close(&fx);
+}
+
 static void test_fuel_exhausted_traps_without_suspend(void **state) {
   (void)state;
   Fix fx;
@@ -338,6 +385,7 @@ int main(void) {
       cmocka_unit_test(test_call_while_suspended_is_error_until_reset),
       cmocka_unit_test(test_fuel_slices_equal_one_run),
       cmocka_unit_test(test_fuel_exhausted_traps_without_suspend),
+      cmocka_unit_test(test_fuel_topups_smaller_than_overdraft_do_not_run),
       cmocka_unit_test(test_unmetered_code_ignores_fuel),
       cmocka_unit_test(test_recursion_exhausts_stack_deterministically),
       cmocka_unit_test(test_traps_have_codes_and_messages),
