@@ -624,80 +624,76 @@ dispatch:
       DISPATCH();
     }
 
-    /* Loads and stores: explicit bounds checks against the current size. */
-#define LD(N, T, R)                                                                                \
-  CASE(N##_m32) {                                                                                  \
-    uint64_t ea = fp[pc[2]] + (uint64_t)pc[3];                                                     \
-    if (icx_unlikely(ea + sizeof(T) > MS)) TRAP(ICX_TRAP_MEM_OOB);                                 \
+    /* Loads and stores: explicit bounds checks against the current size.
+     * The 32-bit address forms: plain (a + off), fused add (u32(a + b) +
+     * off) and fused add-immediate (u32(a + i) + off); mem64 checks the
+     * 64-bit sum for overflow. */
+#define EA_M32 (fp[pc[2]] + (uint64_t)pc[3])
+#define EA_A(x, y) ((uint64_t)(uint32_t)(R32(pc[x]) + R32(pc[y])) + pc[4])
+#define EA_I(x) ((uint64_t)(uint32_t)(R32(pc[x]) + pc[3]) + pc[4])
+#define CHECK32(T)                                                                                 \
+  if (icx_unlikely(ea + sizeof(T) > MS)) TRAP(ICX_TRAP_MEM_OOB)
+#define CHECK64(A, T)                                                                              \
+  uint64_t ea = (A) + (pc[3] | (uint64_t)pc[4] << 32);                                             \
+  if (icx_unlikely(ea < (A) || ea > MS || MS - ea < sizeof(T))) TRAP(ICX_TRAP_MEM_OOB)
+#define DO_LOAD(T, R, LEN)                                                                         \
+  {                                                                                                \
     T v;                                                                                           \
     memcpy(&v, M + ea, sizeof(T));                                                                 \
     fp[pc[1]] = (R)v;                                                                              \
-    pc += 4;                                                                                       \
+    pc += LEN;                                                                                     \
     DISPATCH();                                                                                    \
+  }
+#define DO_STORE(T, VSLOT, LEN)                                                                    \
+  {                                                                                                \
+    T v = (T)fp[pc[VSLOT]];                                                                        \
+    memcpy(M + ea, &v, sizeof(T));                                                                 \
+    pc += LEN;                                                                                     \
+    DISPATCH();                                                                                    \
+  }
+#define LD(N, T, R)                                                                                \
+  CASE(N##_m32) {                                                                                  \
+    uint64_t ea = EA_M32;                                                                          \
+    CHECK32(T);                                                                                    \
+    DO_LOAD(T, R, 4)                                                                               \
   }                                                                                                \
   CASE(N##_m64) {                                                                                  \
     uint64_t a = fp[pc[2]];                                                                        \
-    uint64_t ea = a + (pc[3] | (uint64_t)pc[4] << 32);                                             \
-    if (icx_unlikely(ea < a || ea > MS || MS - ea < sizeof(T))) TRAP(ICX_TRAP_MEM_OOB);            \
-    T v;                                                                                           \
-    memcpy(&v, M + ea, sizeof(T));                                                                 \
-    fp[pc[1]] = (R)v;                                                                              \
-    pc += 5;                                                                                       \
-    DISPATCH();                                                                                    \
+    CHECK64(a, T);                                                                                 \
+    DO_LOAD(T, R, 5)                                                                               \
   }                                                                                                \
   CASE(N##_A) {                                                                                    \
-    uint64_t ea = (uint64_t)(uint32_t)(R32(pc[2]) + R32(pc[3])) + pc[4];                           \
-    if (icx_unlikely(ea + sizeof(T) > MS)) TRAP(ICX_TRAP_MEM_OOB);                                 \
-    T v;                                                                                           \
-    memcpy(&v, M + ea, sizeof(T));                                                                 \
-    fp[pc[1]] = (R)v;                                                                              \
-    pc += 5;                                                                                       \
-    DISPATCH();                                                                                    \
+    uint64_t ea = EA_A(2, 3);                                                                      \
+    CHECK32(T);                                                                                    \
+    DO_LOAD(T, R, 5)                                                                               \
   }                                                                                                \
   CASE(N##_I) {                                                                                    \
-    uint64_t ea = (uint64_t)(uint32_t)(R32(pc[2]) + pc[3]) + pc[4];                                \
-    if (icx_unlikely(ea + sizeof(T) > MS)) TRAP(ICX_TRAP_MEM_OOB);                                 \
-    T v;                                                                                           \
-    memcpy(&v, M + ea, sizeof(T));                                                                 \
-    fp[pc[1]] = (R)v;                                                                              \
-    pc += 5;                                                                                       \
-    DISPATCH();                                                                                    \
+    uint64_t ea = EA_I(2);                                                                         \
+    CHECK32(T);                                                                                    \
+    DO_LOAD(T, R, 5)                                                                               \
   }
     ICX_LOAD_FAMILY(LD)
 #undef LD
 #define ST(N, T)                                                                                   \
   CASE(N##_m32) {                                                                                  \
     uint64_t ea = fp[pc[1]] + (uint64_t)pc[3];                                                     \
-    if (icx_unlikely(ea + sizeof(T) > MS)) TRAP(ICX_TRAP_MEM_OOB);                                 \
-    T v = (T)fp[pc[2]];                                                                            \
-    memcpy(M + ea, &v, sizeof(T));                                                                 \
-    pc += 4;                                                                                       \
-    DISPATCH();                                                                                    \
+    CHECK32(T);                                                                                    \
+    DO_STORE(T, 2, 4)                                                                              \
   }                                                                                                \
   CASE(N##_m64) {                                                                                  \
     uint64_t a = fp[pc[1]];                                                                        \
-    uint64_t ea = a + (pc[3] | (uint64_t)pc[4] << 32);                                             \
-    if (icx_unlikely(ea < a || ea > MS || MS - ea < sizeof(T))) TRAP(ICX_TRAP_MEM_OOB);            \
-    T v = (T)fp[pc[2]];                                                                            \
-    memcpy(M + ea, &v, sizeof(T));                                                                 \
-    pc += 5;                                                                                       \
-    DISPATCH();                                                                                    \
+    CHECK64(a, T);                                                                                 \
+    DO_STORE(T, 2, 5)                                                                              \
   }                                                                                                \
   CASE(N##_A) {                                                                                    \
     uint64_t ea = (uint64_t)(uint32_t)(R32(pc[1]) + R32(pc[2])) + pc[4];                           \
-    if (icx_unlikely(ea + sizeof(T) > MS)) TRAP(ICX_TRAP_MEM_OOB);                                 \
-    T v = (T)fp[pc[3]];                                                                            \
-    memcpy(M + ea, &v, sizeof(T));                                                                 \
-    pc += 5;                                                                                       \
-    DISPATCH();                                                                                    \
+    CHECK32(T);                                                                                    \
+    DO_STORE(T, 3, 5)                                                                              \
   }                                                                                                \
   CASE(N##_I) {                                                                                    \
     uint64_t ea = (uint64_t)(uint32_t)(R32(pc[1]) + pc[2]) + pc[4];                                \
-    if (icx_unlikely(ea + sizeof(T) > MS)) TRAP(ICX_TRAP_MEM_OOB);                                 \
-    T v = (T)fp[pc[3]];                                                                            \
-    memcpy(M + ea, &v, sizeof(T));                                                                 \
-    pc += 5;                                                                                       \
-    DISPATCH();                                                                                    \
+    CHECK32(T);                                                                                    \
+    DO_STORE(T, 3, 5)                                                                              \
   }
     ICX_STORE_FAMILY(ST)
 #undef ST

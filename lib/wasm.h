@@ -25,6 +25,20 @@ enum {
   ICX_EXTERNREF = 0x6f
 };
 
+/* The text name of a value type ("i32", ..., "unknown"). */
+static inline const char *icxWasm_type_name(unsigned t) {
+  switch (t) {
+  case ICX_I32: return "i32";
+  case ICX_I64: return "i64";
+  case ICX_F32: return "f32";
+  case ICX_F64: return "f64";
+  case ICX_V128: return "v128";
+  case ICX_FUNCREF: return "funcref";
+  case ICX_EXTERNREF: return "externref";
+  default: return "unknown";
+  }
+}
+
 /* Block type sentinel for "no value" (0x40). */
 #define ICX_BLOCKTYPE_EMPTY 0x40
 

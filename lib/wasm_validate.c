@@ -161,18 +161,7 @@ static const uint8_t k_type_self[0x80] = {[ICX_I32] = ICX_I32, [ICX_I64] = ICX_I
                                           [ICX_FUNCREF] = ICX_FUNCREF,
                                           [ICX_EXTERNREF] = ICX_EXTERNREF};
 
-static const char *tname(unsigned t) {
-  switch (t) {
-  case ICX_I32: return "i32";
-  case ICX_I64: return "i64";
-  case ICX_F32: return "f32";
-  case ICX_F64: return "f64";
-  case ICX_V128: return "v128";
-  case ICX_FUNCREF: return "funcref";
-  case ICX_EXTERNREF: return "externref";
-  default: return "unknown";
-  }
-}
+static const char *tname(unsigned t) { return icxWasm_type_name(t); }
 
 static int is_num(unsigned t) {
   return t == ICX_I32 || t == ICX_I64 || t == ICX_F32 || t == ICX_F64 || t == T_UNK;

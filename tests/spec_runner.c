@@ -480,18 +480,7 @@ static int parse_type(const char *s, uint8_t *t) {
   return 0;
 }
 
-static const char *type_name(uint8_t t) {
-  switch (t) {
-  case ICX_I32: return "i32";
-  case ICX_I64: return "i64";
-  case ICX_F32: return "f32";
-  case ICX_F64: return "f64";
-  case ICX_V128: return "v128";
-  case ICX_FUNCREF: return "funcref";
-  case ICX_EXTERNREF: return "externref";
-  default: return "?";
-  }
-}
+static const char *type_name(uint8_t t) { return icxWasm_type_name(t); }
 
 static int parse_u64(const char *s, uint64_t *out) {
   if (!s || !*s) return -1;
