@@ -1,7 +1,7 @@
 # fuzz/fuzz.mk -- fuzz targets (included by the top-level Makefile).
 #
 #   make fuzz         libFuzzer binaries build/fuzz/TARGET (clang, ASan+UBSan) for
-#                     TARGET in FUZZ_TARGETS: fuzz_wasm_decode, fuzz_exec, fuzz_wat
+#                     TARGET in FUZZ_TARGETS (every fuzz/fuzz_*.c but fuzz_util.c)
 #   make fuzz-replay  replay binaries $(BUILD)/fuzz/replay_TARGET (plain
 #                     compiler, no libFuzzer) run over fuzz/corpus/TARGET/
 #   make fuzz-smoke   both of the above, then each libFuzzer target for at most
@@ -23,7 +23,8 @@
 # FUZZ_REPLAY_CFLAGS, FUZZ_REPLAY_SAN ($(SAN_FLAGS)), FUZZ_LDLIBS,
 # FUZZ_SMOKE_RUNS, FUZZ_SMOKE_TIME.
 
-FUZZ_TARGETS := fuzz_wasm_decode fuzz_exec fuzz_wat
+# every fuzz/fuzz_*.c except the support file is a target
+FUZZ_TARGETS := $(filter-out fuzz_util,$(sort $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))))
 FUZZ_BUILD ?= build/fuzz
 FUZZ_CC ?= clang
 FUZZ_SAN ?= -fsanitize=address,undefined -fno-sanitize-recover=all

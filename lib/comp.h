@@ -56,13 +56,44 @@ struct icxTableInst {
   uint8_t is64;
 };
 
+/* Linear memory.  The bytes are one flat, lazily zero-filled mapping (pages
+ * never touched cost nothing).  Dirty tracking at 4 KiB granularity
+ * (lib/heap.c): every store, bulk write or host write marks the pages it
+ * changes, so that a message can be committed into, or rolled back from, the
+ * persistent page map in time proportional to the pages it dirtied.
+ * Invariant: dirty[p] != 0 iff page p was written since the last commit,
+ * rollback or icxMemInst_clear_dirty, and then p appears exactly once in
+ * dlist[0..ndirty).  dirty has size/4096 + 1 entries (a pad byte, so that
+ * the interpreter may look one page past the end) and dlist has capacity
+ * for every page of the current size: marking never allocates. */
+#define ICX_OS_PAGE_SHIFT 12
+#define ICX_OS_PAGE_SIZE 4096u
 struct icxMemInst {
   uint8_t *data;
   uint64_t size;      /* bytes = pages * 65536 */
   uint64_t pages;
   uint64_t max_pages; /* effective maximum */
   uint8_t is64;
+  uint8_t *dirty;     /* per 4 KiB page (NULL while size is 0) */
+  uint32_t *dlist;    /* dirty page numbers, in first-write order */
+  uint64_t ndirty;
 };
+
+/* Mark the 4 KiB pages overlapping [off, off+len) dirty (len may be 0: no
+ * effect).  The range must lie inside the memory.  Never fails. */
+ICX_INTERNAL void icxMemInst_touch(icxMemInst *m, uint64_t off, uint64_t len);
+
+/* Interpreter fast path: mark the page(s) of an n-byte access at ea (n <= 16). */
+#if !defined(ICX_TRACK_DIRTY) || ICX_TRACK_DIRTY
+#define ICX_MEM_MARK(mi, dmap, ea, n)                                                              \
+  do {                                                                                             \
+    if (icx_unlikely(!((dmap)[(ea) >> ICX_OS_PAGE_SHIFT] &                                         \
+                       (dmap)[((ea) + (n)-1) >> ICX_OS_PAGE_SHIFT])))                              \
+      icxMemInst_touch((mi), (ea), (n));                                                           \
+  } while (0)
+#else
+#define ICX_MEM_MARK(mi, dmap, ea, n) ((void)0)
+#endif
 
 struct icxGlobalInst {
   uint64_t val;
