@@ -142,7 +142,7 @@ lib: all
 tests: $(TEST_BINS) $(SPEC_RUNNER) $(WAT_WASMS)
 examples: $(EXAMPLE_BINS)
 
--include bench/bench.mk fuzz/fuzz.mk $(sort $(wildcard tests/*.mk))
+-include $(sort $(wildcard bench/*.mk)) fuzz/fuzz.mk $(sort $(wildcard tests/*.mk))
 
 # ---- rules ----------------------------------------------------------------
 $(OBJDIR)/lib/%.o: lib/%.c
