@@ -222,6 +222,7 @@ wast-check: $(SPEC_RUNNER)
 	done
 	$(SPEC_RUNNER) --json-dir $(BUILD)/wast
 	$(SPEC_RUNNER) --suite $(SHARED)/testsuite --out $(SPEC_OUT)-meter --meter --quiet-failures
+	$(SPEC_RUNNER) --suite $(SHARED)/testsuite --out $(SPEC_OUT)-instr --instrument --quiet-failures
 
 # The other dispatch path (switch instead of computed goto) must give the
 # same results: its own build, the interpreter tests and the spec suite.

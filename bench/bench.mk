@@ -60,6 +60,17 @@ bench-native: $(BENCH_NATIVE)
 $(BENCH_INTERP): $(BENCH_BUILD)/obj/bench_interp.o $(BENCH_LIBS)
 	$(BENCH_CC) $(BENCH_LDFLAGS) -o $@ $^ $(BENCH_LDLIBS)
 
+# The same driver on a library compiled with -DICX_TRACK_DIRTY=0: stores do
+# not mark dirty pages (the peer for "dirty-tracking overhead").
+BENCH_UNTRACKED := $(BENCH_BUILD)/bench_interp_untracked
+BENCH_UOBJS := $(patsubst lib/%.c,$(BENCH_BUILD)/uobj/%.o,$(wildcard lib/*.c))
+$(BENCH_BUILD)/uobj/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_CFLAGS) -DICX_TRACK_DIRTY=0 -MMD -MP -c -o $@ $<
+$(BENCH_UNTRACKED): $(BENCH_BUILD)/obj/bench_interp.o $(BENCH_UOBJS)
+	$(BENCH_CC) $(BENCH_LDFLAGS) -o $@ $^ $(BENCH_LDLIBS)
+-include $(wildcard $(BENCH_BUILD)/uobj/*.d)
+
 $(BENCH_BUILD)/obj/bench_interp.o: bench/bench_interp.c
 	@mkdir -p $(@D)
 	$(BENCH_CC) $(BENCH_CFLAGS) -MMD -MP -c -o $@ $<
@@ -71,9 +82,10 @@ $(BENCH_BUILD)/native/%: $(BENCH_CORPUS)/src/%.c $(BENCH_CORPUS)/src/bench.h \
 	@mkdir -p $(@D)
 	$(BENCH_NATIVE_CC) $(BENCH_NATIVE_CFLAGS) -o $@ $< $(BENCH_CORPUS)/harness/native_main.c -lm
 
-bench: $(BENCH_INTERP) $(BENCH_NATIVE)
+bench: $(BENCH_INTERP) $(BENCH_UNTRACKED) $(BENCH_NATIVE)
 	$(BENCH_PY) bench/run_bench.py --shared $(SHARED) --interp $(BENCH_INTERP) \
 	  --native-dir $(BENCH_BUILD)/native --runs $(BENCH_RUNS) --wabt --meter \
+	  --untracked-interp $(BENCH_UNTRACKED) \
 	  --build-info "$(BENCH_CC) $(BENCH_CFLAGS)" --log $(BENCH_BUILD)/bench.txt $(BENCH_FLAGS)
 
 bench-smoke: $(BENCH_INTERP)

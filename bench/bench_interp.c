@@ -1,10 +1,14 @@
 /* bench_interp.c -- run one export of a Wasm module through libicexec and
  * time it.  Driver for bench/run_bench.py (make bench, make bench-smoke).
  *
- *   build/bench_interp [--meter] [--func NAME] FILE.wasm [N]
+ *   build/bench_interp [--meter | --meter-internal] [--func NAME] FILE.wasm [N]
  *
- * Loads FILE.wasm (no imports), compiles it (with ICX_COMPILE_METER and an
- * unlimited budget under --meter), instantiates it and calls NAME (default
+ * Loads FILE.wasm (no imports) and compiles it.  --meter first runs the
+ * install-time instrumentation pass (lib/instrument.h, counter only) and
+ * compiles the result with the counter fused (what canisters run);
+ * --meter-internal compiles the original with ICX_COMPILE_METER instead.
+ * Both meter with an unlimited budget.  Then it instantiates the module
+ * and calls NAME (default
  * "run") with the i32 argument N; without N it calls NAME (default "bench")
  * with no argument, as the native harness does.  Prints, on stdout:
  *
@@ -23,6 +27,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "instrument.h"
 #include "rt.h"
 #include "wasm.h"
 
@@ -66,7 +71,8 @@ static uint8_t *read_file(const char *path, size_t *out_len) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: bench_interp [--meter] [--func NAME] FILE.wasm [N]\n");
+  fprintf(stderr,
+          "usage: bench_interp [--meter | --meter-internal] [--func NAME] FILE.wasm [N]\n");
   return 2;
 }
 
@@ -77,6 +83,9 @@ int main(int argc, char **argv) {
   while (ai < argc && argv[ai][0] == '-' && argv[ai][1] == '-') {
     if (strcmp(argv[ai], "--meter") == 0) {
       meter = 1;
+      ai++;
+    } else if (strcmp(argv[ai], "--meter-internal") == 0) {
+      meter = 2;
       ai++;
     } else if (strcmp(argv[ai], "--func") == 0 && ai + 1 < argc) {
       func = argv[ai + 1];
@@ -105,7 +114,27 @@ int main(int argc, char **argv) {
   }
 
   icxAllocator alloc = icxCore_default_allocator();
-  icxCompileOpts opts = {meter ? ICX_COMPILE_METER : 0u, NULL};
+  icxCompileOpts opts = {meter == 2 ? ICX_COMPILE_METER : 0u, NULL, 0, 0};
+  icxInstrResult ir;
+  memset(&ir, 0, sizeof ir);
+  double ti0 = now_s(CLOCK_MONOTONIC);
+  if (meter == 1) {
+    icxInstrOpts io = {0, ICX_FEAT_DEFAULT, 0};
+    icxErr ierr;
+    icx_status ist = icxInstr_run(&alloc, bytes, len, &io, &ir, &ierr);
+    if (ist != ICX_OK) {
+      fprintf(stderr, "bench_interp: %s: instrument: %s: %s\n", path, icx_strerror(ist), ierr.msg);
+      free(bytes);
+      return 1;
+    }
+    free(bytes);
+    bytes = ir.wasm;
+    len = ir.wasm_len;
+    opts.flags = ICX_COMPILE_FUSE_COUNTER;
+    opts.counter_global = ir.counter_global;
+    opts.counter_ooi = ir.ooi_func;
+  }
+  double ti1 = now_s(CLOCK_MONOTONIC);
   icxCompiled *c = NULL;
   icxStore *s = NULL;
   icxExec *x = NULL;
@@ -118,7 +147,10 @@ int main(int argc, char **argv) {
   double t0 = now_s(CLOCK_MONOTONIC);
   icx_status st = icxRt_compile(&alloc, bytes, len, ICX_FEAT_DEFAULT, &opts, &c, &err);
   double t1 = now_s(CLOCK_MONOTONIC);
-  free(bytes);
+  if (meter == 1)
+    icxInstr_free(&ir);
+  else
+    free(bytes);
   if (st != ICX_OK) {
     fprintf(stderr, "bench_interp: %s: compile: %s: %s\n", path, icx_strerror(st), err.msg);
     goto done;
@@ -129,7 +161,24 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_interp: out of memory\n");
     goto done;
   }
-  st = icxRt_instantiate(s, c, x, NULL, 0, &inst, &trap, &err);
+  icxExtern imps[ICX_INSTR_NIMPORTS];
+  uint32_t nimps = 0;
+  if (meter == 1) { /* the "__" imports of the instrumented module */
+    const icxModule *mod = icxRt_compiled_module(c);
+    for (uint32_t i = 0; i < ICX_INSTR_NIMPORTS; i++) {
+      const icxFuncType *it = icxWasm_func_type(mod, i);
+      imps[i].kind = ICX_EXT_FUNC;
+      imps[i].u.func = icxStore_host_func(
+          s, it, i == ICX_INSTR_IMP_OOI ? icxExec_host_out_of_instructions
+                                        : icxExec_host_try_grow_passthrough, NULL);
+      if (!imps[i].u.func) {
+        fprintf(stderr, "bench_interp: out of memory\n");
+        goto done;
+      }
+    }
+    nimps = ICX_INSTR_NIMPORTS;
+  }
+  st = icxRt_instantiate(s, c, x, imps, nimps, &inst, &trap, &err);
   double t2 = now_s(CLOCK_MONOTONIC);
   if (st != ICX_OK || !inst) {
     fprintf(stderr, "bench_interp: %s: instantiate: %s: %s%s%s\n", path, icx_strerror(st),
@@ -164,8 +213,8 @@ int main(int argc, char **argv) {
     goto done;
   }
   printf("%d\n", (int)(int32_t)(uint32_t)icxExec_results(x)[0]);
-  printf("time: compile %.6f s, instantiate %.6f s, call %.6f s (cpu %.6f s)", t1 - t0, t2 - t1,
-         w1 - w0, c1 - c0);
+  printf("time: instrument %.6f s, compile %.6f s, instantiate %.6f s, call %.6f s (cpu %.6f s)",
+         ti1 - ti0, t1 - t0, t2 - t1, w1 - w0, c1 - c0);
   if (meter) printf(", fuel %lld", (long long)(INT64_MAX - icxExec_fuel(x)));
   printf("\n");
   rc = 0;

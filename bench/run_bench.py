@@ -9,7 +9,16 @@ checksums.json.
 
   run_bench.py [--shared DIR] [--interp BIN] [--native-dir DIR]
                [--sizes default|small] [--runs K] [--meter]
-               [--wabt] [--workloads fib,vm,...] [--no-native]
+               [--untracked-interp BIN] [--wabt] [--workloads fib,vm,...]
+               [--no-native]
+
+--meter also runs every workload instrumented (the install-time pass of
+lib/instrument.h, counter fused by the compiler: what canisters run); the
+"geomean ratio to native" line then measures the instrumented modules and
+"metering overhead (geomean)" compares them with the plain ones (call CPU
+time).  --untracked-interp names a bench_interp built with
+-DICX_TRACK_DIRTY=0 (no dirty-page marking on stores); "dirty-tracking
+overhead" compares the plain runs of the two builds (call CPU time).
 
 Every process is timed from outside (fork to reap), CPU time = user+sys from
 wait4, as the corpus's ANCHORS.md does; each figure is the median of --runs
@@ -231,7 +240,9 @@ def main():
     ap.add_argument("--sizes", choices=["default", "small"], default="default")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--meter", action="store_true",
-                    help="also time the module compiled with ICX_COMPILE_METER")
+                    help="also time the instrumented module (counter fused)")
+    ap.add_argument("--untracked-interp", default="",
+                    help="bench_interp built with -DICX_TRACK_DIRTY=0")
     ap.add_argument("--wabt", action="store_true",
                     help="also time wabt's wasm-interp as a peer (reduced n)")
     ap.add_argument("--no-wabt", dest="wabt", action="store_false")
@@ -271,8 +282,12 @@ def main():
         args.sizes, runs, "" if runs == 1 else "s"))
     print("columns: whole-process CPU seconds (user+sys) natively (clang -O2 -fno-builtin) "
           "and on icexec, their ratio, the CPU seconds of the run call alone%s" % (
-              "; then the same compiled with ICX_COMPILE_METER, its fuel (= Wasm "
-              "instructions, blocks/ends free) and fuel per call-second" if args.meter else ""))
+              "; then the same instrumented as the IC does (counter fused), its "
+              "instruction count (IC cost table) and instructions per call-second"
+              if args.meter else ""))
+    if args.untracked_interp:
+        print("untracked: %s (no dirty-page marking), plain, call CPU seconds" %
+              args.untracked_interp)
     print()
     rows = []
     hdr = "%-8s %8s  %9s  %9s  %8s  %9s" % ("workload", "n", "native s", "icexec s",
@@ -280,7 +295,9 @@ def main():
     # native s, icexec s: median CPU (user+sys) of the whole process;
     # call s: median CPU of the run call alone, as bench_interp measures it
     if args.meter:
-        hdr += "  %9s  %8s  %12s  %8s" % ("metered s", "ratio", "fuel", "Minstr/s")
+        hdr += "  %9s  %8s  %12s  %8s" % ("metered s", "ratio", "instr", "Minstr/s")
+    if args.untracked_interp:
+        hdr += "  %10s" % ("untracked s")
     print(hdr)
     print("-" * len(hdr))
     for w in wls:
@@ -299,7 +316,12 @@ def main():
                             expect, runs, True)
             if met and not met["fuel_all_equal"]:
                 b.failures.append("icexec-metered %s: fuel differs between runs" % w)
+        unt = None
+        if args.untracked_interp:
+            unt = b.measure("icexec-untracked " + w, [args.untracked_interp, wasm, str(n)],
+                            expect, runs, True)
         row = {"w": w, "n": n,
+               "unt_call": unt["call"] if unt else float("nan"),
                "native": nat["cpu"] if nat else float("nan"),
                "icx": icx["cpu"] if icx else float("nan"),
                "call": icx["call"] if icx else float("nan"),
@@ -318,6 +340,8 @@ def main():
                 fmt_s(row["met"]), fmt_ratio(row["met_ratio"]),
                 row["fuel"] if row["fuel"] is not None else "-",
                 "%.0f" % mips if math.isfinite(mips) else "-")
+        if args.untracked_interp:
+            line += "  %10s" % fmt_s(row["unt_call"])
         print(line, flush=True)
 
     if args.wabt:
@@ -327,13 +351,24 @@ def main():
     print("load average after: %.2f" % load_avg())
     for f in b.failures:
         print("FAIL: " + f)
+    if args.meter:
+        ov = geomean([r["met_call"] / r["call"] for r in rows
+                      if r["call"] > 0 and math.isfinite(r["met_call"])])
+        print("metering overhead (geomean): %.1f%%" % ((ov - 1) * 100))
+    if args.untracked_interp:
+        ov = geomean([r["call"] / r["unt_call"] for r in rows
+                      if r["unt_call"] > 0 and math.isfinite(r["call"])])
+        print("dirty-tracking overhead (geomean over %s): %.1f%%" % (
+            os.path.normpath(bench_dir), (ov - 1) * 100))
     if native:
         ok = [r for r in rows if math.isfinite(r["ratio"])]
         g = geomean([r["ratio"] for r in ok])
         if args.meter:
             gm = geomean([r["met_ratio"] for r in rows if math.isfinite(r["met_ratio"])])
-            print("geomean ratio to native, metered: %.2fx" % gm)
-        print("geomean ratio to native: %.2fx" % g)
+            print("geomean ratio to native, uninstrumented: %.2fx" % g)
+            print("geomean ratio to native: %.2fx" % gm)
+        else:
+            print("geomean ratio to native: %.2fx" % g)
     else:
         print("checksums: %s (%d workloads, %s n)" % (
             "FAIL" if b.failures else "ok", len(rows), args.sizes))

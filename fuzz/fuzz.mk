@@ -47,6 +47,10 @@ FUZZ_LIB_SRCS := $(wildcard lib/*.c)
 FUZZ_EXTRA_fuzz_wasm_decode := fuzz_util
 FUZZ_EXTRA_fuzz_exec := fuzz_util wasm_gen
 FUZZ_EXTRA_fuzz_wat := fuzz_util
+FUZZ_EXTRA_fuzz_candid := fuzz_util
+FUZZ_EXTRA_fuzz_principal := fuzz_util
+FUZZ_EXTRA_fuzz_instrument := fuzz_util
+FUZZ_EXTRA_fuzz_ckpt := fuzz_util
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 # replay binaries follow BUILD (build-san/ under SANITIZE=1)

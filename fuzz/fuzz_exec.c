@@ -241,7 +241,7 @@ static int run_module(const uint8_t *wasm, size_t len, int generated, int varian
   fa.limit = ALLOC_LIMIT;
   fa.poison = variant == VAR_B;
   icxAllocator a = fuzz_allocator(&fa);
-  icxCompileOpts opts = {variant == VAR_D ? 0u : ICX_COMPILE_METER, NULL};
+  icxCompileOpts opts = {variant == VAR_D ? 0u : ICX_COMPILE_METER, NULL, 0, 0};
   int metered = variant != VAR_D;
   icxCompiled *c = NULL;
   icxErr err;

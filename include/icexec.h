@@ -70,10 +70,11 @@ enum {
   ICX_EVERSION = 11,    /* incompatible header/library/format version */
   ICX_EINTERNAL = 12,   /* a bug in libicexec: please report */
   ICX_EUNLINKABLE = 13, /* imports do not match what is provided */
-  ICX_ETRAP = 14        /* instantiation trapped (start function, segments) */
+  ICX_ETRAP = 14,       /* instantiation trapped (start function, segments) */
+  ICX_EIO = 15          /* a file operation failed (checkpoints); the message has errno's text */
 };
 /* One more than the largest status code this header knows. */
-#define ICX_STATUS_COUNT 15
+#define ICX_STATUS_COUNT 16
 
 /* The text of a status code: static, never NULL, also for unknown codes.
  * [out: static] [thread: any] [alloc: no] */
@@ -331,6 +332,74 @@ ICX_API uint64_t icx_instance_instructions(const icx_instance *instance);
  * it returned, before the first call, or for a NULL/dead instance).
  * [thread: engine] */
 ICX_API int32_t icx_instance_trap_code(const icx_instance *instance);
+
+/* ---- principals ------------------------------------------------------------
+ * An Internet Computer principal (canister id, user id, the management
+ * canister, the anonymous principal) is a byte string of 0..29 bytes.
+ * Its textual form is base32(crc32_be(bytes) ++ bytes), lower case (RFC 4648
+ * alphabet, no padding), with a '-' after every 5 characters, e.g.
+ * "aaaaa-aa" (management canister, no bytes), "2vxsx-fae" (anonymous, 0x04),
+ * "rwlgt-iiaaa-aaaaa-aaaaa-cai" (canister id of index 0).  None of these
+ * functions allocates or needs an engine; all are [thread: any]. */
+
+/* Longest principal in bytes. */
+#define ICX_PRINCIPAL_MAX_BYTES 29
+/* Longest textual form in characters (29 bytes), without the NUL. */
+#define ICX_PRINCIPAL_TEXT_MAX 63
+
+/* A principal by value: bytes[0..len) are significant, the rest must be
+ * zero for icx_principal_compare to treat two equal values alike (every
+ * function here writes zeros there).  Plain bytes: no padding. */
+typedef struct icx_principal {
+  uint8_t len; /* 0..ICX_PRINCIPAL_MAX_BYTES */
+  uint8_t bytes[ICX_PRINCIPAL_MAX_BYTES];
+} icx_principal;
+
+/* ICX_PRINCIPAL_MAX_BYTES and ICX_PRINCIPAL_TEXT_MAX as built. */
+ICX_API uint32_t icx_principal_max_bytes(void);
+ICX_API uint32_t icx_principal_text_max(void);
+
+/* *out = bytes[0..len).  Errors: ICX_EINVAL (out NULL, len > 29, bytes NULL
+ * with len > 0).  [out: caller buffer] [alloc: no] */
+ICX_API ICX_NODISCARD icx_status icx_principal_from_bytes(const uint8_t *bytes, size_t len,
+                                                          icx_principal *out);
+
+/* Parse the textual form text[0..len) (no NUL needed).  Only the canonical
+ * form is accepted, as by the IC: lower case, a dash after every 5
+ * characters and nowhere else, correct CRC-32, zero padding bits, at most 29
+ * bytes.  Errors: ICX_EINVAL (any of those, or out NULL, or text NULL with
+ * len > 0); *out is then the empty principal.  [alloc: no] */
+ICX_API ICX_NODISCARD icx_status icx_principal_from_text(const char *text, size_t len,
+                                                         icx_principal *out);
+
+/* Write the textual form of p and a NUL into buf[0..cap).  Returns the size
+ * the buffer needs (text length + 1, at most ICX_PRINCIPAL_TEXT_MAX + 1);
+ * nothing but "" (if cap > 0) is written when cap is smaller.  Returns 0
+ * (and writes "" if possible) if p is NULL or p->len > 29.  buf may be NULL
+ * with cap 0 to ask for the size.  [out: caller buffer] [alloc: no] */
+ICX_API size_t icx_principal_to_text(const icx_principal *p, char *buf, size_t cap);
+
+/* The management canister (no bytes, "aaaaa-aa").  Errors: ICX_EINVAL (out NULL). */
+ICX_API ICX_NODISCARD icx_status icx_principal_management(icx_principal *out);
+/* The anonymous principal (byte 0x04, "2vxsx-fae").  Errors: ICX_EINVAL. */
+ICX_API ICX_NODISCARD icx_status icx_principal_anonymous(icx_principal *out);
+/* The canister id of a canister index: 8 bytes of index, big-endian, then
+ * 0x01 0x01.  Errors: ICX_EINVAL (out NULL). */
+ICX_API ICX_NODISCARD icx_status icx_principal_from_canister_index(uint64_t index,
+                                                                   icx_principal *out);
+/* The index of a canister id made as above.  Errors: ICX_EINVAL (NULL
+ * argument, or p does not have that layout; *out_index is then 0). */
+ICX_API ICX_NODISCARD icx_status icx_principal_canister_index(const icx_principal *p,
+                                                              uint64_t *out_index);
+/* The self-authenticating principal of a DER-encoded public key:
+ * SHA-224(der_key) followed by 0x02 (29 bytes).  The key is hashed as given,
+ * not parsed.  Errors: ICX_EINVAL (out NULL, der_key NULL with len > 0). */
+ICX_API ICX_NODISCARD icx_status icx_principal_self_authenticating(const uint8_t *der_key,
+                                                                   size_t len,
+                                                                   icx_principal *out);
+/* Order of two principals: bytes compared lexicographically, a proper
+ * prefix first; -1, 0 or 1.  NULL sorts before everything.  */
+ICX_API int32_t icx_principal_compare(const icx_principal *a, const icx_principal *b);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
  * the engine. */
 #include "api.h"
 
+#include "instrument.h"
 #include "wat.h"
 
 #include <stddef.h>
@@ -51,6 +52,7 @@ const char *icx_strerror(icx_status status) {
   case ICX_EINTERNAL: return "internal error in libicexec";
   case ICX_EUNLINKABLE: return "unlinkable: imports do not match";
   case ICX_ETRAP: return "instantiation trapped";
+  case ICX_EIO: return "input/output error";
   default: return "unknown status code";
   }
 }
@@ -216,10 +218,26 @@ icx_status icx_module_new(icx_engine *engine, const uint8_t *wasm, size_t len, u
   icx_module *m = icxCore_alloc(&e->alloc, sizeof *m);
   if (!m) return icxErr_set(&e->err, ICX_ENOMEM, "out of memory");
   static const uint8_t empty[1] = {0};
-  icxCompileOpts copts = {0, NULL};
-  if (flags & ICX_MODULE_METER) copts.flags |= ICX_COMPILE_METER;
-  icx_status rc = icxRt_compile(&e->alloc, wasm ? wasm : empty, len, ICX_FEAT_DEFAULT, &copts,
-                                &m->compiled, &e->err);
+  icxCompileOpts copts = {0, NULL, 0, 0};
+  icx_status rc;
+  if (flags & ICX_MODULE_METER) {
+    /* As the IC does: the install-time pass injects the counter, and the
+     * compiler fuses its updates into single ops. */
+    icxInstrResult ir;
+    icxInstrOpts io = {0, ICX_FEAT_DEFAULT, 0};
+    rc = icxInstr_run(&e->alloc, wasm ? wasm : empty, len, &io, &ir, &e->err);
+    if (rc == ICX_OK) {
+      copts.flags = ICX_COMPILE_FUSE_COUNTER;
+      copts.counter_global = ir.counter_global;
+      copts.counter_ooi = ir.ooi_func;
+      rc = icxRt_compile(&e->alloc, ir.wasm, ir.wasm_len, ICX_FEAT_DEFAULT, &copts, &m->compiled,
+                         &e->err);
+      icxInstr_free(&ir);
+    }
+  } else {
+    rc = icxRt_compile(&e->alloc, wasm ? wasm : empty, len, ICX_FEAT_DEFAULT, &copts,
+                       &m->compiled, &e->err);
+  }
   if (rc != ICX_OK) {
     icxCore_free(&e->alloc, m, sizeof *m);
     return api_fail(e, rc);
@@ -339,12 +357,14 @@ icx_status icx_instance_new(icx_engine *engine, const icx_module *module,
   if (!out_instance)
     return icxErr_set(&e->err, ICX_EINVAL, "icx_instance_new: out_instance is NULL");
   const icxModule *ir = icxRt_compiled_module(module->compiled);
-  if (ir->nimports > 0) {
-    const icxImport *im = &ir->imports[0];
+  /* a metered module's first imports are the instrumentation's own */
+  uint32_t nown = (module->flags & ICX_MODULE_METER) ? ICX_INSTR_NIMPORTS : 0;
+  if (ir->nimports > nown) {
+    const icxImport *im = &ir->imports[nown];
     return icxErr_set(&e->err, ICX_EUNLINKABLE,
-                      "import 0 \"%s\".\"%s\" (%s): modules with imports cannot be "
+                      "import %u \"%s\".\"%s\" (%s): modules with imports cannot be "
                       "instantiated by this version",
-                      im->module, im->name, ext_kind_name(im->kind));
+                      nown, im->module, im->name, ext_kind_name(im->kind));
   }
 
   icx_status rc = ICX_OK;
@@ -358,8 +378,20 @@ icx_status icx_instance_new(icx_engine *engine, const icx_module *module,
     goto fail;
   }
   icxExec_set_fuel(inst->exec, INT64_MAX, 0);
-  ICX_TRY(icxRt_instantiate(inst->store, module->compiled, inst->exec, NULL, 0, &inst->inst, &trap,
-                            &e->err));
+  icxExtern own[ICX_INSTR_NIMPORTS];
+  for (uint32_t i = 0; i < nown; i++) {
+    own[i].kind = ICX_EXT_FUNC;
+    own[i].u.func = icxStore_host_func(inst->store, icxWasm_func_type(ir, i),
+                                       i == ICX_INSTR_IMP_OOI ? icxExec_host_out_of_instructions
+                                                              : icxExec_host_try_grow_passthrough,
+                                       NULL);
+    if (!own[i].u.func) {
+      rc = icxErr_set(&e->err, ICX_ENOMEM, "out of memory");
+      goto fail;
+    }
+  }
+  ICX_TRY(icxRt_instantiate(inst->store, module->compiled, inst->exec, nown ? own : NULL, nown,
+                            &inst->inst, &trap, &e->err));
   if (trap != ICX_TRAP_NONE || !inst->inst) {
     if (trap == ICX_TRAP_NONE) {
       rc = icxErr_set(&e->err, ICX_EINTERNAL, "instantiation produced no instance");

@@ -92,7 +92,7 @@ ICX_INTERNAL void icxMemInst_touch(icxMemInst *m, uint64_t off, uint64_t len);
       icxMemInst_touch((mi), (ea), (n));                                                           \
   } while (0)
 #else
-#define ICX_MEM_MARK(mi, dmap, ea, n) ((void)0)
+#define ICX_MEM_MARK(mi, dmap, ea, n) ((void)(dmap))
 #endif
 
 struct icxGlobalInst {

@@ -79,6 +79,8 @@ typedef struct Comp {
   int pool_frozen;
   /* metering */
   int meter;
+  int fuse; /* ICX_COMPILE_FUSE_COUNTER */
+  uint32_t counter, ooi;
   uint32_t meter_word;
   uint64_t meter_cost;
   uint32_t scratch[8];
@@ -167,6 +169,39 @@ static void meter_add(Comp *c, uint32_t opcode) {
   icxCostFn f = c->opts && c->opts->cost ? c->opts->cost : default_cost;
   uint8_t mem64 = c->m->nmems_total && c->m->mems[0].lim.is64;
   c->meter_cost += f(opcode, mem64);
+}
+
+/* Instrumented modules (ICX_COMPILE_FUSE_COUNTER): called right after
+ * `global.get C` was read.  If the instrumentation's charge sequence
+ *   global.get C  i64.const k  i64.sub  global.set C
+ * follows, optionally with its check
+ *   global.get C  i64.const 0  i64.lt_s  if (empty)  call OOI  end
+ * consume it and emit one METER k (with the check) or METER_NC k.  The
+ * check calls out_of_instructions exactly when the counter is negative,
+ * which is what METER does (trap, or suspend so that the host refills the
+ * counter and resumes).  Returns 0, consuming nothing, on any mismatch:
+ * the code then runs as written, with the counter in the fuel register. */
+static int rd_byte_is(icxReader *r, uint8_t want) {
+  uint8_t b;
+  return icxRd_u8(r, &b) == 0 && b == want;
+}
+static int rd_u32_is(icxReader *r, uint32_t want) {
+  uint32_t v;
+  return icxRd_u32(r, &v) == 0 && v == want;
+}
+static int fuse_counter(Comp *c) {
+  icxReader r = c->r;
+  int64_t k, z;
+  if (!rd_byte_is(&r, 0x42) || icxRd_s64(&r, &k) || k < 0 || k > (int64_t)UINT32_MAX) return 0;
+  if (!rd_byte_is(&r, 0x7d) || !rd_byte_is(&r, 0x24) || !rd_u32_is(&r, c->counter)) return 0;
+  c->r = r;
+  int check = rd_byte_is(&r, 0x23) && rd_u32_is(&r, c->counter) && rd_byte_is(&r, 0x42) &&
+              icxRd_s64(&r, &z) == 0 && z == 0 && rd_byte_is(&r, 0x53) && rd_byte_is(&r, 0x04) &&
+              rd_byte_is(&r, 0x40) && rd_byte_is(&r, 0x10) && rd_u32_is(&r, c->ooi) &&
+              rd_byte_is(&r, 0x0b);
+  if (check) c->r = r;
+  emit2(c, check ? ICX_OP_METER : ICX_OP_METER_NC, (uint32_t)k);
+  return 1;
 }
 
 /* ---- virtual stack -------------------------------------------------------- */
@@ -981,9 +1016,13 @@ static int compile_body(Comp *c, uint32_t fidx) {
     }
     case 0x23: { /* global.get */
       uint32_t g = rd_u32(c);
+      if (c->fuse && g == c->counter && fuse_counter(c)) break;
       uint32_t d = push_slot(c);
       uint32_t p = pos(c);
-      emit3(c, ICX_OP_GLOBAL_GET, d, g);
+      if (c->fuse && g == c->counter)
+        emit2(c, ICX_OP_FUEL_GET, d);
+      else
+        emit3(c, ICX_OP_GLOBAL_GET, d, g);
       mark_cand(c, p);
       break;
     }
@@ -991,7 +1030,10 @@ static int compile_body(Comp *c, uint32_t fidx) {
       uint32_t g = rd_u32(c);
       uint32_t a = src_top(c, 0);
       pop(c, 1);
-      emit3(c, ICX_OP_GLOBAL_SET, g, a);
+      if (c->fuse && g == c->counter)
+        emit2(c, ICX_OP_FUEL_SET, a);
+      else
+        emit3(c, ICX_OP_GLOBAL_SET, g, a);
       break;
     }
     case 0x25: { /* table.get */
@@ -1229,7 +1271,15 @@ icx_status icxComp_module(icxCompiled *cm, const icxCompileOpts *opts, icxErr *e
   c.m = m;
   c.A = &cm->alloc;
   c.opts = opts;
-  c.meter = opts && (opts->flags & ICX_COMPILE_METER);
+  c.fuse = opts && (opts->flags & ICX_COMPILE_FUSE_COUNTER);
+  c.meter = !c.fuse && opts && (opts->flags & ICX_COMPILE_METER);
+  if (c.fuse) {
+    c.counter = opts->counter_global;
+    c.ooi = opts->counter_ooi;
+    if (c.counter >= m->nglobals_total || m->globals[c.counter].type.type != ICX_I64 ||
+        !m->globals[c.counter].type.mut || c.ooi >= m->nfuncs_total)
+      return icxErr_set(err, ICX_EINVAL, "the instruction counter is not a mutable i64 global");
+  }
   uint64_t maxloc = 1;
   for (uint32_t i = 0; i < ndef; i++) {
     uint64_t n = (uint64_t)m->types[m->funcs[i].type_idx].nparams + m->funcs[i].nlocals;

@@ -60,6 +60,8 @@
   OP(CALL_INDIRECT, 5)    /* k(type) k(table) a(index slot) a(arg base) */                         \
   OP(METER, 2)            /* k: fuel -= k; out of fuel -> trap or suspend */                       \
   OP(METER_NC, 2)         /* k: fuel -= k (no check) */                                            \
+  OP(FUEL_GET, 2)         /* d: d = fuel (the instrumentation's counter global) */                 \
+  OP(FUEL_SET, 2)         /* a: fuel = a */                                                        \
   OP(MOV, 3)              /* d a */                                                                \
   OP(CONST32, 3)          /* d i */                                                                \
   OP(CONST64, 4)          /* d lo hi */                                                            \

@@ -87,6 +87,29 @@ void icxExec_set_trap(icxExec *x, const char *msg) {
   x->trap = ICX_TRAP_HOST;
   snprintf(x->trap_msg, sizeof x->trap_msg, "%s", msg ? msg : "host trap");
 }
+
+/* The instrumentation's "__.out_of_instructions" import: called by the
+ * injected code when the counter (the fuel register) is negative.  Does
+ * what a fused METER check does: suspend so that the host can refill the
+ * counter and resume, or trap when suspension is not enabled. */
+int icxExec_host_out_of_instructions(icxExec *x, void *ud, uint64_t *slots) {
+  (void)ud;
+  (void)slots;
+  if (x->fuel >= 0) return ICX_HOST_OK;
+  if (x->suspend_on_empty) return ICX_HOST_SUSPEND;
+  x->trap = ICX_TRAP_OUT_OF_FUEL;
+  snprintf(x->trap_msg, sizeof x->trap_msg, "%s", icxRt_trap_message(ICX_TRAP_OUT_OF_FUEL));
+  return ICX_HOST_TRAP;
+}
+
+/* The instrumentation's "__.try_grow_wasm_memory" import when the host has
+ * no memory policy: the result of memory.grow passes through. */
+int icxExec_host_try_grow_passthrough(icxExec *x, void *ud, uint64_t *slots) {
+  (void)x;
+  (void)ud;
+  (void)slots; /* slots[0] (the result) is already the result */
+  return ICX_HOST_OK;
+}
 icxMemInst *icxExec_caller_memory(const icxExec *x) { return x->caller ? x->caller->mem0 : NULL; }
 
 /* Ensure at least `need` stack slots; 0 on success. */
@@ -242,6 +265,7 @@ icxRun icxExec_resume(icxExec *x) {
   do {                                                                                             \
     MI = inst->mem0;                                                                               \
     M = MI ? MI->data : NULL;                                                                      \
+    D = MI ? MI->dirty : NULL;                                                                     \
     MS = MI ? MI->size : 0;                                                                        \
     G = inst->globals;                                                                             \
     FC = inst->c->funcs;                                                                           \
@@ -249,6 +273,7 @@ icxRun icxExec_resume(icxExec *x) {
 #define RELOAD_MEM()                                                                               \
   do {                                                                                             \
     M = MI ? MI->data : NULL;                                                                      \
+    D = MI ? MI->dirty : NULL;                                                                     \
     MS = MI ? MI->size : 0;                                                                        \
   } while (0)
 
@@ -269,6 +294,7 @@ static icxRun run(icxExec *x) {
   int64_t fuel = x->fuel;
   icxMemInst *MI;
   uint8_t *M;
+  uint8_t *D; /* MI->dirty: one byte per 4 KiB page (comp.h) */
   uint64_t MS;
   icxGlobalInst **G;
   const icxFuncCode *FC;
@@ -394,6 +420,8 @@ dispatch:
       pc += 2;
       DISPATCH();
     }
+    CASE(FUEL_GET) { fp[pc[1]] = (uint64_t)fuel; pc += 2; DISPATCH(); }
+    CASE(FUEL_SET) { fuel = (int64_t)fp[pc[1]]; pc += 2; DISPATCH(); }
     CASE(MOV) { fp[pc[1]] = fp[pc[2]]; pc += 3; DISPATCH(); }
     CASE(CONST32) { fp[pc[1]] = pc[2]; pc += 3; DISPATCH(); }
     CASE(CONST64) { fp[pc[1]] = pc[2] | (uint64_t)pc[3] << 32; pc += 4; DISPATCH(); }
@@ -647,6 +675,7 @@ dispatch:
 #define DO_STORE(T, VSLOT, LEN)                                                                    \
   {                                                                                                \
     T v = (T)fp[pc[VSLOT]];                                                                        \
+    ICX_MEM_MARK(MI, D, ea, sizeof(T));                                                            \
     memcpy(M + ea, &v, sizeof(T));                                                                 \
     pc += LEN;                                                                                     \
     DISPATCH();                                                                                    \
@@ -711,14 +740,20 @@ dispatch:
     CASE(MEM_FILL) {
       uint64_t d = fp[pc[1]], n = fp[pc[3]];
       if (icx_unlikely(d > MS || n > MS - d)) TRAP(ICX_TRAP_MEM_OOB);
-      if (n) memset(M + d, (int)(uint8_t)fp[pc[2]], (size_t)n);
+      if (n) {
+        icxMemInst_touch(MI, d, n);
+        memset(M + d, (int)(uint8_t)fp[pc[2]], (size_t)n);
+      }
       pc += 4;
       DISPATCH();
     }
     CASE(MEM_COPY) {
       uint64_t d = fp[pc[1]], s = fp[pc[2]], n = fp[pc[3]];
       if (icx_unlikely(d > MS || n > MS - d || s > MS || n > MS - s)) TRAP(ICX_TRAP_MEM_OOB);
-      if (n) memmove(M + d, M + s, (size_t)n);
+      if (n) {
+        icxMemInst_touch(MI, d, n);
+        memmove(M + d, M + s, (size_t)n);
+      }
       pc += 4;
       DISPATCH();
     }
@@ -727,7 +762,10 @@ dispatch:
       uint64_t len = inst->data_dropped[pc[1]] ? 0 : seg->len;
       uint64_t d = fp[pc[2]], s = fp[pc[3]], n = fp[pc[4]];
       if (icx_unlikely(s > len || n > len - s || d > MS || n > MS - d)) TRAP(ICX_TRAP_MEM_OOB);
-      if (n) memcpy(M + d, inst->c->m->bytes + seg->off + s, (size_t)n);
+      if (n) {
+        icxMemInst_touch(MI, d, n);
+        memcpy(M + d, inst->c->m->bytes + seg->off + s, (size_t)n);
+      }
       pc += 5;
       DISPATCH();
     }
@@ -808,7 +846,7 @@ call_any:
     RELOAD_MEM();
     if (r == ICX_HOST_TRAP) {
       if (x->trap == ICX_TRAP_NONE) icxExec_set_trap(x, NULL);
-      trap_code = ICX_TRAP_HOST;
+      trap_code = x->trap;
       goto do_trap;
     }
     pc = ret_pc;

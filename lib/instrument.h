@@ -94,7 +94,15 @@ typedef struct icxInstrResult {
   icxEntryPoint *entry;    /* sorted by (kind, name) */
   uint32_t ndata;
   icxInstrData *data;      /* active data segments, in module order */
-  uint64_t compile_cost;   /* IC compile charge: instructions in all bodies + 2 per global (times 6000 is the fee's multiplier; see cost.h) */
+  uint64_t compile_cost;   /* IC compile charge in instructions before the multiplier:
+                              instructions (operators, each `end` included) of all
+                              instrumented bodies (decr included, probes excluded)
+                              + ICX_COST_COMPILE_PER_GLOBAL_INSNS per defined global
+                              (injected ones included).  The fee is this times
+                              ICX_COST_COMPILE_PER_INSTRUCTION (cost.h). */
+  /* Allocation sizes, for icxInstr_free. */
+  uint32_t entry_cap, data_cap;
+  size_t orig_cap;
 } icxInstrResult;
 
 /* Run the pass.  bytes may be gzip-compressed (1f 8b 08).  On success *out

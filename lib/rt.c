@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include "comp.h"
+#include "heap.h"
 
 /* ---- compiled modules ------------------------------------------------------- */
 
@@ -142,9 +143,7 @@ static int track(icxStore *s, uint8_t kind, void *p) {
   return 0;
 }
 
-static void mem_release(icxMemInst *m) {
-  if (m->data) munmap(m->data, (size_t)m->size);
-}
+static void mem_release(icxMemInst *m) { icxHeap_release(m); }
 
 static void inst_release(const icxAllocator *A, icxInstance *in) {
   const icxModule *m = in->c->m;
@@ -223,15 +222,6 @@ static uint64_t mem_limit_pages(const icxLimits *l) {
   return l->has_max && l->max < hard ? l->max : hard;
 }
 
-/* Map `bytes` of zeroed memory (NULL on failure; NULL for 0 bytes). */
-static uint8_t *mem_map(uint64_t bytes) {
-  if (bytes == 0) return NULL;
-  if (bytes > (uint64_t)SIZE_MAX) return NULL;
-  void *p = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
-  return p == MAP_FAILED ? NULL : p;
-}
-
 icxMemInst *icxStore_memory(icxStore *s, const icxMemType *type) {
   uint64_t maxp = mem_limit_pages(&type->lim);
   if (type->lim.min > maxp) return NULL;
@@ -239,15 +229,11 @@ icxMemInst *icxStore_memory(icxStore *s, const icxMemType *type) {
   if (!m) return NULL;
   m->is64 = type->lim.is64;
   m->max_pages = maxp;
-  if (type->lim.min) {
-    m->data = mem_map(type->lim.min * 65536);
-    if (!m->data) {
-      icxCore_free(&s->alloc, m, sizeof *m);
-      return NULL;
-    }
+  if (icxHeap_init(m, type->lim.min)) { /* lib/heap.c: bytes + dirty tracking */
+    mem_release(m);
+    icxCore_free(&s->alloc, m, sizeof *m);
+    return NULL;
   }
-  m->pages = type->lim.min;
-  m->size = type->lim.min * 65536;
   if (track(s, OBJ_MEM, m)) {
     mem_release(m);
     icxCore_free(&s->alloc, m, sizeof *m);
@@ -256,27 +242,7 @@ icxMemInst *icxStore_memory(icxStore *s, const icxMemType *type) {
   return m;
 }
 
-/* Grow by delta pages: old page count, or UINT64_MAX (limits or no memory). */
-uint64_t icxMem_grow(icxMemInst *m, const icxAllocator *a, uint64_t delta) {
-  (void)a;
-  uint64_t old = m->pages;
-  if (delta == 0) return old;
-  if (delta > m->max_pages || old + delta > m->max_pages) return UINT64_MAX;
-  uint64_t nbytes = (old + delta) * 65536;
-  if (nbytes > (uint64_t)SIZE_MAX / 2) return ICX_GROW_OOM;
-  uint8_t *p;
-  if (!m->data) {
-    p = mem_map(nbytes);
-  } else {
-    void *q = mremap(m->data, (size_t)m->size, (size_t)nbytes, MREMAP_MAYMOVE);
-    p = q == MAP_FAILED ? NULL : q;
-  }
-  if (!p) return ICX_GROW_OOM;
-  m->data = p;
-  m->size = nbytes;
-  m->pages = old + delta;
-  return old;
-}
+/* icxMem_grow is in lib/heap.c. */
 
 icxTableInst *icxStore_table(icxStore *s, const icxTableType *type, uint64_t init) {
   uint64_t hard = ICX_MAX_TABLE_ELEMS;
@@ -535,7 +501,10 @@ icx_status icxRt_instantiate(icxStore *s, const icxCompiled *c, icxExec *x,
       *out_trap = ICX_TRAP_MEM_OOB;
       return ICX_OK;
     }
-    if (d->len) memcpy(mem->data + off, m->bytes + d->off, d->len);
+    if (d->len) {
+      icxMemInst_touch(mem, off, d->len);
+      memcpy(mem->data + off, m->bytes + d->off, d->len);
+    }
     in->data_dropped[i] = 1;
   }
   if (m->has_start) {

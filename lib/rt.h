@@ -57,6 +57,11 @@ typedef enum icxRun {
 
 /* Compile options (bit set). */
 #define ICX_COMPILE_METER 0x1u /* insert per-basic-block fuel charges */
+/* The module was instrumented (lib/instrument.h): its counter global is the
+ * fuel register, and the injected counter sequences become METER /
+ * METER_NC ops (counter_global and counter_ooi say which global and which
+ * out-of-instructions import).  Excludes ICX_COMPILE_METER. */
+#define ICX_COMPILE_FUSE_COUNTER 0x2u
 
 /* A per-opcode cost function for ICX_COMPILE_METER: the static cost of one
  * instruction given its opcode (prefixed opcodes as 0xfc00|sub).  NULL means
@@ -66,6 +71,8 @@ typedef uint32_t (*icxCostFn)(uint32_t opcode, uint8_t mem64);
 typedef struct icxCompileOpts {
   uint32_t flags;   /* ICX_COMPILE_* */
   icxCostFn cost;   /* with ICX_COMPILE_METER */
+  uint32_t counter_global; /* with ICX_COMPILE_FUSE_COUNTER: global index of the counter */
+  uint32_t counter_ooi;    /* with ICX_COMPILE_FUSE_COUNTER: function index of out_of_instructions */
 } icxCompileOpts;
 
 /* Decode, validate and compile.  Takes a copy of bytes.  Errors:
@@ -169,6 +176,13 @@ ICX_INTERNAL int64_t icxExec_fuel(const icxExec *x);
 
 /* For host functions: record a trap (ICX_TRAP_HOST) with a message. */
 ICX_INTERNAL void icxExec_set_trap(icxExec *x, const char *msg);
+/* Host functions for the imports injected by lib/instrument.h ("__"):
+ * out_of_instructions () -> () suspends (suspend_on_empty) or traps with
+ * ICX_TRAP_OUT_OF_FUEL when the counter is negative; the pass-through
+ * try_grow_wasm_memory (I, I) -> I returns the grow result unchanged. */
+ICX_INTERNAL int icxExec_host_out_of_instructions(icxExec *x, void *ud, uint64_t *slots);
+ICX_INTERNAL int icxExec_host_try_grow_passthrough(icxExec *x, void *ud, uint64_t *slots);
+
 /* For host functions: memory 0 of the instance whose code made the call. */
 ICX_INTERNAL icxMemInst *icxExec_caller_memory(const icxExec *x);
 

@@ -160,7 +160,7 @@ static void test_constant_twins_agree(void **state) {
   assert_int_equal(ICX_WASM_PAGE_SIZE, 65536);
   assert_int_equal(icx_status_count(), ICX_STATUS_COUNT);
   assert_int_equal(icx_module_meter_flag(), ICX_MODULE_METER);
-  assert_int_equal(ICX_STATUS_COUNT, ICX_ETRAP + 1);
+  assert_int_equal(ICX_STATUS_COUNT, ICX_EIO + 1);
 }
 
 static void test_strerror_every_code_has_own_static_text(void **state) {

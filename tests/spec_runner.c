@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "instrument.h"
 #include "rt.h"
 #include "spec_json.h"
 #include "wasm.h"
@@ -71,6 +72,7 @@ typedef struct Opts {
   int timeout; /* seconds per file, 0 = none */
   int verbose;
   int meter;    /* compile with ICX_COMPILE_METER */
+  int instrument; /* run the instrumentation pass first, compile it fused */
   int64_t fuel; /* per call/instantiation with meter (0 = unlimited) */
   int have_features;
   uint32_t features; /* --features: override the per-path default */
@@ -899,8 +901,25 @@ static icx_status compile_file(Ctx *c, const char *filename, icxCompiled **out, 
   free(path);
   icxErr err;
   memset(&err, 0, sizeof err);
-  icx_status st = icxRt_compile(&c->a, bytes, len, c->job->features, &c->copts, out, &err);
-  free(bytes);
+  icx_status st;
+  if (c->o->instrument) {
+    /* the install-time pass (counter only), then the fused compile */
+    icxInstrResult ir;
+    icxInstrOpts io = {0, c->job->features, 0};
+    st = icxInstr_run(&c->a, bytes, len, &io, &ir, &err);
+    free(bytes);
+    if (st == ICX_OK) {
+      icxCompileOpts co = c->copts;
+      co.flags = ICX_COMPILE_FUSE_COUNTER;
+      co.counter_global = ir.counter_global;
+      co.counter_ooi = ir.ooi_func;
+      st = icxRt_compile(&c->a, ir.wasm, ir.wasm_len, c->job->features, &co, out, &err);
+      icxInstr_free(&ir);
+    }
+  } else {
+    st = icxRt_compile(&c->a, bytes, len, c->job->features, &c->copts, out, &err);
+    free(bytes);
+  }
   if (st != ICX_OK) {
     snprintf(msg, msglen, "%s", err.msg);
     *out = NULL;
@@ -941,6 +960,22 @@ static int instantiate(Ctx *c, const icxCompiled *cm, icxInstance **out, icxTrap
     char mn[128], nn[128];
     esc_name(mn, sizeof mn, im->module, im->module_len);
     esc_name(nn, sizeof nn, im->name, im->name_len);
+    if (c->o->instrument && im->module_len == 2 && memcmp(im->module, "__", 2) == 0 &&
+        im->kind == ICX_EXT_FUNC) {
+      /* the imports injected by the instrumentation */
+      int ooi = im->name_len == 19 && memcmp(im->name, "out_of_instructions", 19) == 0;
+      imps[i].kind = ICX_EXT_FUNC;
+      imps[i].u.func = icxStore_host_func(c->s, icxWasm_func_type(m, i),
+                                          ooi ? icxExec_host_out_of_instructions
+                                              : icxExec_host_try_grow_passthrough,
+                                          NULL);
+      if (!imps[i].u.func) {
+        snprintf(msg, msglen, "out of memory");
+        free(imps);
+        return INST_ERROR;
+      }
+      continue;
+    }
     const Binding *b = find_binding(c->reg, c->nreg, im->module, im->module_len);
     if (!b) {
       snprintf(msg, msglen, "unknown import \"%s\".\"%s\" (module not registered)", mn, nn);
@@ -1904,6 +1939,8 @@ static void usage(FILE *f) {
           "  --timeout SEC       per-file time limit (default 120, 0 = none)\n"
           "  --no-fork           run files in this process (for debuggers)\n"
           "  --meter             compile with ICX_COMPILE_METER (unlimited fuel)\n"
+          "  --instrument        instrument every binary module first (lib/instrument.h,\n"
+          "                      counter only) and compile it with the counter fused\n"
           "  --fuel N            with metering, fuel per call and per instantiation\n"
           "  --features N        feature bits for every file (default: ICX_FEAT_MEMORY64\n"
           "                      for proposals/memory64/, else 0)\n"
@@ -1993,6 +2030,8 @@ int main(int argc, char **argv) {
       o.no_fork = 1;
     } else if (!strcmp(a, "--meter")) {
       o.meter = 1;
+    } else if (!strcmp(a, "--instrument")) {
+      o.instrument = 1;
     } else if (!strcmp(a, "--fuel")) {
       INT_ARG(1, INT64_MAX);
       o.meter = 1;

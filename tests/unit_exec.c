@@ -54,7 +54,7 @@ static void fix_open(Fix *fx, uint32_t flags) {
   size_t len;
   uint8_t *b = read_file(ICX_TEST_WASM_DIR "/exec_core.wasm", &len);
   icxErr err;
-  icxCompileOpts o = {flags, NULL};
+  icxCompileOpts o = {flags, NULL, 0, 0};
   assert_int_equal(icxRt_compile(&fx->a, b, len, ICX_FEAT_DEFAULT, &o, &fx->c, &err), ICX_OK);
   free(b);
   fx->s = icxStore_new(&fx->a);

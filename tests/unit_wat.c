@@ -72,7 +72,7 @@ static void inst_open(Inst *in, const char *text, uint32_t feat) {
   size_t len;
   uint8_t *bytes = parse_ok(text, feat, &len);
   icxErr err;
-  icxCompileOpts o = {0, NULL};
+  icxCompileOpts o = {0, NULL, 0, 0};
   if (icxRt_compile(&in->a, bytes, len, feat, &o, &in->c, &err) != ICX_OK)
     fail_msg("compile: %s\n--\n%s", err.msg, text);
   free_bytes(bytes, len);
