@@ -1,6 +1,8 @@
 # bench/bench.mk -- interpreter benchmark (included by the top-level Makefile).
 #
 #   make bench        build, then run the 7 corpus workloads at their default n
+#                     (plain, instrumented, and on an untracked build), then
+#                     the memory-layer figures (bench-mem, bench/mem.mk)
 #                     through libicexec and natively (median of BENCH_RUNS=3
 #                     whole-process runs each), check every checksum, print the
 #                     table and the geometric-mean ratio to native, then a peer
@@ -87,6 +89,8 @@ bench: $(BENCH_INTERP) $(BENCH_UNTRACKED) $(BENCH_NATIVE)
 	  --native-dir $(BENCH_BUILD)/native --runs $(BENCH_RUNS) --wabt --meter \
 	  --untracked-interp $(BENCH_UNTRACKED) \
 	  --build-info "$(BENCH_CC) $(BENCH_CFLAGS)" --log $(BENCH_BUILD)/bench.txt $(BENCH_FLAGS)
+	@# the memory layer's figures (bench/mem.mk), appended to the same log
+	$(if $(MEM_BENCH),$(MAKE) --no-print-directory bench-mem | tee -a $(BENCH_BUILD)/bench.txt)
 
 bench-smoke: $(BENCH_INTERP)
 	$(BENCH_PY) bench/run_bench.py --shared $(SHARED) --interp $(BENCH_INTERP) \

@@ -963,10 +963,13 @@ static icx_status assemble(Pass *p, icxBuf *out) {
   static const uint8_t hdr[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
   icxBuf_bytes(out, hdr, 8);
   write_customs(p, out, -1);
-  for (size_t k = 0; k < NORDER && rc == ICX_OK; k++) {
+  /* stop at the first failed write: a later section's rule check must not
+   * turn an out-of-memory into a rejection */
+  for (size_t k = 0; k < NORDER && rc == ICX_OK && !out->failed && !s.failed; k++) {
     rc = write_section(p, k_order[k], out, &s);
     write_customs(p, out, (int)k);
   }
+  if (s.failed && !out->failed) out->failed = s.failed;
   icxBuf_free(&s);
   if (rc == ICX_OK && out->failed)
     rc = icxErr_set(p->err, out->failed == 1 ? ICX_ENOMEM : ICX_EREJECTED,

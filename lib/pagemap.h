@@ -67,6 +67,9 @@ ICX_INTERNAL void icxPm_page_hash_at(const icxPageMap *m, uint64_t page,
                                      uint8_t out[ICX_HASH_BYTES]);
 /* The leaf hash of 4096 bytes (data NULL: the zero page). */
 ICX_INTERNAL void icxPm_page_hash(const uint8_t *data, uint8_t out[ICX_HASH_BYTES]);
+/* The same hash computed with libb2 (the reference for the test that
+ * checks icxPm_page_hash's libsodium path). */
+ICX_INTERNAL void icxPm_page_hash_b2(const uint8_t *data, uint8_t out[ICX_HASH_BYTES]);
 
 /* One page write for icxPm_update: data is 4096 bytes, NULL for zeros. */
 typedef struct icxPmWrite {

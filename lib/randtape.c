@@ -16,19 +16,24 @@ static icx_status derive_key(icxRandTape *t, icxErr *err) {
   return ICX_OK;
 }
 
-icx_status icxRandTape_init(icxRandTape *t, const uint8_t *sig, size_t len, icxErr *err) {
+icx_status icxRandTape_init(icxRandTape *t, uint64_t round, const uint8_t *sig, size_t len,
+                            icxErr *err) {
   if (t == NULL || (sig == NULL && len > 0))
     return icxErr_set(err, ICX_EINVAL, "random tape: NULL argument");
   memset(t, 0, sizeof *t);
   static const char dst[] = ICX_RANDTAPE_DST_SEED;
   blake2b_state s;
-  uint8_t le[8];
+  uint8_t le[8], rle[8];
   uint64_t l = (uint64_t)len;
-  for (int i = 0; i < 8; i++) le[i] = (uint8_t)(l >> (8 * i));
+  for (int i = 0; i < 8; i++) {
+    le[i] = (uint8_t)(l >> (8 * i));
+    rle[i] = (uint8_t)(round >> (8 * i));
+  }
   static const uint8_t zero = 0;
   int rc = blake2b_init(&s, sizeof t->randomness);
   rc |= blake2b_update(&s, (const uint8_t *)dst, sizeof dst - 1);
   rc |= blake2b_update(&s, &zero, 1);
+  rc |= blake2b_update(&s, rle, sizeof rle);
   rc |= blake2b_update(&s, le, sizeof le);
   if (len) rc |= blake2b_update(&s, sig, len);
   rc |= blake2b_final(&s, t->randomness, sizeof t->randomness);

@@ -1,11 +1,11 @@
 /* randtape.h -- the per-round random tape (docs/randomness.md).
  *
- * Input: the opaque bytes of the batch's random-tape signature (a threshold
- * BLS signature on the IC; any byte string here).  Derivation, all with
+ * Input: the round number and the opaque bytes of the batch's random-tape
+ * signature (a threshold BLS signature on the IC; any byte string here).  Derivation, all with
  * BLAKE2b (RFC 7693, libb2) and ChaCha20 (RFC 8439, libsodium):
  *
  *   randomness = BLAKE2b-256(unkeyed, "icexec-random-tape-v1" || 0x00 ||
- *                            le64(sig_len) || sig)
+ *                            le64(round) || le64(sig_len) || sig)
  *   key        = BLAKE2b-256(keyed with randomness,
  *                            "icexec-random-tape-chacha20-key-v1")
  *   stream     = ChaCha20-IETF keystream (RFC 8439: 96-bit nonce of zeros,
@@ -38,11 +38,12 @@ typedef struct icxRandTape {
   uint64_t pos;                           /* bytes of the stream used so far */
 } icxRandTape;
 
-/* Derive the tape of a round from sig[0..len) (sig may be NULL if len is 0).
+/* Derive the tape of round `round` from sig[0..len) (sig may be NULL if len
+ * is 0).
  * Errors: ICX_EINVAL (t NULL, or sig NULL with len > 0), ICX_EINTERNAL (a
  * hash or cipher call failed).  Never allocates. */
-ICX_INTERNAL icx_status icxRandTape_init(icxRandTape *t, const uint8_t *sig, size_t len,
-                                         icxErr *err);
+ICX_INTERNAL icx_status icxRandTape_init(icxRandTape *t, uint64_t round, const uint8_t *sig,
+                                         size_t len, icxErr *err);
 /* The same from already-derived 32 bytes of randomness (skips the first
  * hash): what a host that keeps only the batch randomness passes in. */
 ICX_INTERNAL icx_status icxRandTape_init_randomness(icxRandTape *t,

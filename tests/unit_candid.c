@@ -118,7 +118,7 @@ static void test_raw_rand_and_empty_replies_decode(void **state) {
   (void)state;
   icxAllocator a = alloc_with(NULL);
   icxRandTape t;
-  assert_int_equal(icxRandTape_init(&t, (const uint8_t *)"x", 1, NULL), ICX_OK);
+  assert_int_equal(icxRandTape_init(&t, 0, (const uint8_t *)"x", 1, NULL), ICX_OK);
   uint8_t reply[ICX_RAW_RAND_REPLY_BYTES];
   assert_int_equal(icxRandTape_raw_rand_reply(&t, reply, NULL), ICX_OK);
   icxCandidDoc *doc;

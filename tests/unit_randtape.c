@@ -29,6 +29,7 @@ static void assert_hex(const uint8_t *got, const char *want) {
 }
 
 typedef struct Vec {
+  uint64_t round;
   const uint8_t *sig;
   size_t len;
   const char *randomness, *key, *s0_96, *s128_200;
@@ -39,7 +40,7 @@ static const uint8_t abc[3] = {'a', 'b', 'c'};
 static void check_vec(const Vec *v) {
   icxRandTape t;
   icxErr err;
-  assert_int_equal(icxRandTape_init(&t, v->sig, v->len, &err), ICX_OK);
+  assert_int_equal(icxRandTape_init(&t, v->round, v->sig, v->len, &err), ICX_OK);
   assert_hex(t.randomness, v->randomness);
   assert_hex(t.key, v->key);
   uint8_t s[200];
@@ -58,27 +59,27 @@ static void test_randtape_vectors_independent(void **state) {
   uint8_t seq[96];
   for (int i = 0; i < 96; i++) seq[i] = (uint8_t)i;
   const Vec v[3] = {
-      {NULL, 0, "6515a22f97c1d04eb9816131517e32362894b17bff1824edecab76710bcc2f0d",
-       "ba57d5c4a672e1d742ffb0e5c26fbd0448415307045b0c6772f375e865a60124",
-       "c29c50719f0270b0ee9e27bb01c4cb60c4ccd63435f4601ab46a1802bd91a47a62fdadb643cee9611b86b7c7c7"
-       "aa2d7b01c4e5fd45372e60d4678b7449f3de35ed6f9c87f7b296ccdde99d6ddb1af143ba936684d384eec9ee1d"
-       "0db5eb70ef67",
-       "2afe579a261d7be831094a801e2621f09792a9de609aa5445193fe52102e0cacb2514213818cf89fa178774b61"
-       "ad57f8f481cac4e59c826eaa285dcbbe7ce1888f87d695ff0dfb80"},
-      {abc, 3, "f0c4f91030d6625cf8aa48b1080bb6eb992ad63d211680e36b69edb96c5b7a24",
-       "a5bdf7299fe2a13193a5b907db8e6deca9314427e987ae21fda0260bbb01ec08",
-       "de1b102304789e2c4fadc93bbbf7338fbbe11dde5d357a5ef5cc30af13feba91a42698e6d812844a6e176589b4"
-       "398b71aae03649b9e6697b388a06bfc796c55fbab147188718d781b9583eb34a04c1ebe8394fd7aec020381049"
-       "46338a0d6081",
-       "d09d87847f1697085b15458a37a35e05d4df1fa73e999b991738fd65c6f615143c622a42b005f25085d8706cc3"
-       "367a33212e0894e71ca37ae4fff834838b290bd3c45b03530b8043"},
-      {seq, 96, "2ef86ec1f6b102102c74dd98e3e71dfc7fcbe94ad80e615ae024ce4df76a8dbf",
-       "fbe76cc966688bac7b947857cc8c468690e037a8b44d042a92e14afaf2877a87",
-       "36912633b74b050c8a294d88ca279e3a482e0f0afa1f2e627a27b36fbcddf30e16e58ef9bf60e67d2abc04ce35"
-       "e701aabcd9aca1e982f5b6b52cfc73e9470d93bf863c763231404d520e79a3dee28c039098e7bd5ddc4c8840c6"
-       "2eeed4219140",
-       "dfc872c85e8069038ba56895b516d4556899d7ce3ce70252eeed9bc96c10f021acb4c9c649eb9f52127d1fd905"
-       "1e377cd818456d779b712f5147db330eac267e4c3402dbeccb11c1"},
+      {0, NULL, 0, "922b17aad7984c3ac808a6a21cf78ed47ee0c161090aaa7c5c96f8e21c326ca2",
+       "e3d3f31895371537f96e94ebbffc9130ccf51d9d5a527d8ee4f19f4a807fc4c4",
+       "afe6915dfa8332b56fbe2b2cc14c1ffb22a690d3ba4d8f0bce01c1d58d39f67e7554359d4db356514af49c6a71"
+       "4a02fa48420cac4e48d4f5a819669cc137a1dfc139aa06b233dcebe58eb3c32b02b8f1e82f0ed83dfa9637c185"
+       "02156899c3b4",
+       "78685d457fb9aa8cde9d9df6a439d0b6472456cab8bb1b815460ee6e9118451c885ec136b277976ca620642e57"
+       "be784be838f11924d3bed42f6ab1ba48f0b70adb1f512b643bfa30"},
+      {1, abc, 3, "5a264e764dfa9f1e9edaee6efb1cf1801db02a4cf7a44678bd40aeac0ad9f89b",
+       "0cf4be85eaf17791e4c5862cb61c76781df3d6c1d764ad3aad2641ac69234df4",
+       "8cb20e4bc4fc2d77598e64601f745b1f70da5ca9c31905b975e87d073187b99caa499f8b6f82631d32d0236803"
+       "db137d6c5bb17b9fdf1a55ff3c72966b1546dc5a0c772323270bb7a337dd23e8a2abd02f9a348cbc8b5fbf7c75"
+       "4c5a01abb2ad",
+       "c6611c27f2cbbc539adf5c9784e0d0e72b428ad007cea1a3d40eab0b2769a40012abcd0b8a0328ca25a846021c"
+       "ef5d0a8725aa105816a5f80829037675a1d87b971599539969597b"},
+      {0x0102030405060708u, seq, 96, "a9b7b69fd9b021c3990fbd0e786663c07a2cd595ba53c4708e34a0f79bf86219",
+       "4972bf7df17d41e7428bd95a192afff4f2b8bae18a54d9dc585eacb259416094",
+       "63d60d1c0566645321cfbcc0a47995c220c9bf356818d6446a84094ac10846a3ab51ab2b73e015ae351da19b11"
+       "e997e923a9e4f4ddb22da71f02eded71a9de9579c84803610cfea096a7b0f835a6127ceb94572c6aa68a9785d6"
+       "234fa94439d6",
+       "71d89bb5e49361f6353fdc7780eeb1eccb703d848e349cd20e0931ad0aafe4f45bc934f19d0e9f2ef4e2523e91"
+       "bf2b58d9a1e74e3fc6ebfdd8347e2859df1c47e9b23843fb4ceb2a"},
   };
   for (int i = 0; i < 3; i++) check_vec(&v[i]);
 }
@@ -86,7 +87,7 @@ static void test_randtape_vectors_independent(void **state) {
 static void test_raw_rand_replies_in_order(void **state) {
   (void)state;
   icxRandTape t, u;
-  assert_int_equal(icxRandTape_init(&t, abc, 3, NULL), ICX_OK);
+  assert_int_equal(icxRandTape_init(&t, 1, abc, 3, NULL), ICX_OK);
   uint8_t r1[ICX_RAW_RAND_REPLY_BYTES], r2[ICX_RAW_RAND_REPLY_BYTES];
   assert_int_equal(icxRandTape_raw_rand_reply(&t, r1, NULL), ICX_OK);
   assert_int_equal(icxRandTape_raw_rand_reply(&t, r2, NULL), ICX_OK);
@@ -94,11 +95,11 @@ static void test_raw_rand_replies_in_order(void **state) {
   assert_memory_equal(r1, head, 10);
   assert_memory_equal(r2, head, 10);
   /* first call: stream bytes 0..31, second: 32..63 */
-  assert_hex(r1 + 10, "de1b102304789e2c4fadc93bbbf7338fbbe11dde5d357a5ef5cc30af13feba91");
-  assert_hex(r2 + 10, "a42698e6d812844a6e176589b4398b71aae03649b9e6697b388a06bfc796c55f");
+  assert_hex(r1 + 10, "8cb20e4bc4fc2d77598e64601f745b1f70da5ca9c31905b975e87d073187b99c");
+  assert_hex(r2 + 10, "aa499f8b6f82631d32d0236803db137d6c5bb17b9fdf1a55ff3c72966b1546dc");
   assert_memory_not_equal(r1 + 10, r2 + 10, 32);
   /* the same batch gives the same answers; state is only the struct */
-  assert_int_equal(icxRandTape_init(&u, abc, 3, NULL), ICX_OK);
+  assert_int_equal(icxRandTape_init(&u, 1, abc, 3, NULL), ICX_OK);
   uint8_t again[ICX_RAW_RAND_REPLY_BYTES];
   assert_int_equal(icxRandTape_raw_rand_reply(&u, again, NULL), ICX_OK);
   assert_memory_equal(again, r1, sizeof r1);
@@ -113,7 +114,7 @@ static void test_raw_rand_replies_in_order(void **state) {
 static void test_randtape_from_randomness(void **state) {
   (void)state;
   icxRandTape t, u;
-  assert_int_equal(icxRandTape_init(&t, abc, 3, NULL), ICX_OK);
+  assert_int_equal(icxRandTape_init(&t, 1, abc, 3, NULL), ICX_OK);
   assert_int_equal(icxRandTape_init_randomness(&u, t.randomness, NULL), ICX_OK);
   assert_memory_equal(t.key, u.key, 32);
   assert_int_equal(u.pos, 0);
@@ -125,13 +126,13 @@ static void test_randtape_end_of_stream(void **state) {
   (void)state;
   icxRandTape t;
   icxErr err;
-  assert_int_equal(icxRandTape_init(&t, abc, 3, &err), ICX_OK);
+  assert_int_equal(icxRandTape_init(&t, 1, abc, 3, &err), ICX_OK);
   /* the last block (counter 2^32 - 1), from Python */
   t.pos = ICX_RANDTAPE_STREAM_BYTES - 64;
   uint8_t blk[64];
   assert_int_equal(icxRandTape_fill(&t, blk, 64, &err), ICX_OK);
-  assert_hex(blk, "27f9137eac867c2d9abead634938f1d976c32ce71a6db57aa523d26289f4972a8205ccc40572aca26f"
-                  "59d218d219e4ca4c2c2859285a32d68ff9dc8d8625e288");
+  assert_hex(blk, "8fa44edd6ba517de54bb7cd233a815cc7763122fe4111a77d8f9e7ff55b51f8395b9b8f9e84f302e3b2b"
+                  "96110cb5b2dcc133f5cd734e3f0459c427cbeda5ba16");
   assert_int_equal(icxRandTape_fill(&t, blk, 1, &err), ICX_ELIMIT);
   assert_non_null(strstr(err.msg, "exhausted"));
   assert_int_equal(t.pos, ICX_RANDTAPE_STREAM_BYTES);
@@ -146,18 +147,23 @@ static void test_randtape_bad_arguments(void **state) {
   (void)state;
   icxRandTape t;
   icxErr err;
-  assert_int_equal(icxRandTape_init(NULL, abc, 3, &err), ICX_EINVAL);
-  assert_int_equal(icxRandTape_init(&t, NULL, 3, &err), ICX_EINVAL);
-  assert_int_equal(icxRandTape_init(&t, abc, 3, &err), ICX_OK);
+  assert_int_equal(icxRandTape_init(NULL, 1, abc, 3, &err), ICX_EINVAL);
+  assert_int_equal(icxRandTape_init(&t, 1, NULL, 3, &err), ICX_EINVAL);
+  assert_int_equal(icxRandTape_init(&t, 1, abc, 3, &err), ICX_OK);
   assert_int_equal(icxRandTape_fill(&t, NULL, 1, &err), ICX_EINVAL);
   assert_int_equal(icxRandTape_fill(NULL, NULL, 0, &err), ICX_EINVAL);
   assert_int_equal(icxRandTape_raw_rand_reply(&t, NULL, &err), ICX_EINVAL);
   /* different signatures give different tapes; the length is bound in */
   icxRandTape a, b;
   static const uint8_t z1[1] = {0}, z2[2] = {0, 0};
-  assert_int_equal(icxRandTape_init(&a, z1, 1, NULL), ICX_OK);
-  assert_int_equal(icxRandTape_init(&b, z2, 2, NULL), ICX_OK);
+  assert_int_equal(icxRandTape_init(&a, 0, z1, 1, NULL), ICX_OK);
+  assert_int_equal(icxRandTape_init(&b, 0, z2, 2, NULL), ICX_OK);
   assert_memory_not_equal(a.randomness, b.randomness, 32);
+  /* the round number is bound in (vectors from Python) */
+  assert_int_equal(icxRandTape_init(&a, 0, abc, 3, NULL), ICX_OK);
+  assert_hex(a.randomness, "51e52d00c7666b628f98a516d5425a757ab2943776b8d2fe7dcdffd34d3276fe");
+  assert_int_equal(icxRandTape_init(&b, UINT64_MAX, abc, 3, NULL), ICX_OK);
+  assert_hex(b.randomness, "038597e9e4a6b1e03b192635a0602d588f3651f4edec4b7a95c1329f82d12493");
 }
 
 int main(void) {

@@ -15,9 +15,10 @@ def hexs(b):
     return b.hex()
 
 
-def randomness(sig):
+def randomness(rnd, sig):
     h = hashlib.blake2b(digest_size=32)
-    h.update(b"icexec-random-tape-v1" + b"\x00" + struct.pack("<Q", len(sig)) + sig)
+    h.update(b"icexec-random-tape-v1" + b"\x00" + struct.pack("<Q", rnd)
+             + struct.pack("<Q", len(sig)) + sig)
     return h.digest()
 
 
@@ -38,8 +39,9 @@ def principal_text(b):
     return "-".join(s[i:i + 5] for i in range(0, len(s), 5))
 
 
-for name, sig in [("empty", b""), ("abc", b"abc"), ("seq96", bytes(range(96)))]:
-    r = randomness(sig)
+for name, rnd, sig in [("empty", 0, b""), ("abc", 1, b"abc"),
+                       ("seq96", 0x0102030405060708, bytes(range(96)))]:
+    r = randomness(rnd, sig)
     k = key_of(r)
     s = stream(k, 200)
     print(f"{name}: randomness {hexs(r)}")
@@ -47,8 +49,11 @@ for name, sig in [("empty", b""), ("abc", b"abc"), ("seq96", bytes(range(96)))]:
     print(f"{name}: stream[0:96] {hexs(s[:96])}")
     print(f"{name}: stream[128:200] {hexs(s[128:200])}")
 # a stream position far into the tape: block 2^32-1 (the last one)
-k = key_of(randomness(b"abc"))
+k = key_of(randomness(1, b"abc"))
 print("abc: last block", hexs(stream(k, 64, 0xFFFFFFFF)))
+# the round number is bound in: "abc" in rounds 0 and 2**64-1
+for rnd in (0, 2**64 - 1):
+    print(f"abc round {rnd}: randomness {hexs(randomness(rnd, b'abc'))}")
 
 for n in (0, 1, 55, 56, 63, 64, 65, 119, 120, 200):
     m = bytes((i * 7 + 3) & 0xFF for i in range(n))
