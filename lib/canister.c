@@ -502,6 +502,29 @@ static int install_phase(icxExecution *e, icxExec *x, uint8_t api, icxFuncInst *
   return -1;
 }
 
+/* Upgrade with `keep`: the kept memory is the one pre_upgrade left behind,
+ * i.e. the committed map (already loaded into m) plus the old instance's
+ * uncommitted (dirty) pages and size.  They are copied into m and marked
+ * dirty there, so the commit after post_upgrade stores them, while the old
+ * memory keeps its dirty set for a rollback if the upgrade fails.
+ * ICX_EINVAL if the old memory is larger than the new module allows. */
+static icx_status carry_dirty(icxCanister *c, icxMemInst *m, const icxMemInst *om, icxErr *err) {
+  if (!om || om->ndirty == 0) return ICX_OK;
+  if (om->size > m->size) {
+    uint64_t g = icxMem_grow(m, &c->alloc, (om->size - m->size) / 65536);
+    if (g == ICX_GROW_OOM) return icxErr_set(err, ICX_ENOMEM, "out of memory (kept memory)");
+    if (g == ICX_GROW_LIMIT)
+      return icxErr_set(err, ICX_EINVAL, "the kept Wasm memory does not fit the new module");
+  }
+  for (uint64_t k = 0; k < om->ndirty; k++) {
+    uint64_t off = (uint64_t)om->dlist[k] << ICX_OS_PAGE_SHIFT;
+    if (off >= om->size || off >= m->size) continue;
+    icxMemInst_touch(m, off, ICX_OS_PAGE_SIZE);
+    memcpy(m->data + off, om->data + off, ICX_OS_PAGE_SIZE);
+  }
+  return ICX_OK;
+}
+
 /* Write the active data segments into a fresh heap (marking the pages). */
 static void write_data(const icxCode *code, icxMemInst *m) {
   for (uint32_t i = 0; i < code->instr.ndata; i++) {
@@ -618,7 +641,8 @@ icx_status icxCanister_install(icxCanister *c, const icxExecEnv *env, const icxI
     icxMemInst *m = icxInstance_memory(r.inst);
     if (keep) {
       base = icxPm_ref(c->heap_map);
-      if (m && icxHeap_load(m, base, err) != ICX_OK) {
+      icxMemInst *om = c->inst ? icxInstance_memory(c->inst) : NULL;
+      if (m && (icxHeap_load(m, base, err) != ICX_OK || carry_dirty(c, m, om, err) != ICX_OK)) {
         rc = err ? err->status : ICX_EINVAL;
         if (rc == ICX_EINVAL) {
           ok = 0;
@@ -730,11 +754,28 @@ icx_status icxCanister_respond(icxCanister *c, const icxCallContext *ctx, uint32
   m->kind = ICX_MSG_RESPONSE;
   m->src = c->id;
   m->dst = ctx->caller;
-  if (len) {
-    m->data = icxCore_alloc(&c->alloc, len);
+  /* A system error sent to a calling canister is the replica's
+   * RejectContext::from(UserError): "IC0503: " + the description
+   * (reference/drun-format.md section 5); a canister that did not reply
+   * gets "No response" (its produce_inter_canister_response).  Ingress
+   * callers get the description alone with the code beside it. */
+  char pre[16] = "";
+  if (ctx->origin == ICX_ORIGIN_CANISTER && error_code && reject_code != 0 &&
+      reject_code != ICX_REJECT_CANISTER_REJECT) {
+    if (error_code == 506) {
+      data = (const uint8_t *)"No response";
+      len = 11;
+    } else {
+      snprintf(pre, sizeof pre, "IC%04u: ", (unsigned)error_code);
+    }
+  }
+  size_t npre = strlen(pre);
+  if (len + npre) {
+    m->data = icxCore_alloc(&c->alloc, len + npre);
     if (!m->data) return icxErr_set(err, ICX_ENOMEM, "out of memory (response)");
-    memcpy(m->data, data, len);
-    m->len = len;
+    memcpy(m->data, pre, npre);
+    if (len) memcpy(m->data + npre, data, len);
+    m->len = len + npre;
   }
   m->reject_code = reject_code;
   m->error_code = error_code;

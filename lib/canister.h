@@ -223,12 +223,15 @@ enum {
   ICX_EXEC_INSPECT            /* F */
 };
 
+/* Capacity of an error text (longer texts are cut). */
+#define ICX_ERROR_TEXT_MAX 1536
+
 /* The outcome of one message execution. */
 typedef struct icxExecOutcome {
   uint8_t done;            /* 0: paused (DTS); resume with icxCanister_resume */
   uint8_t trapped;         /* rolled back */
   uint16_t error_code;     /* IC0xxx number when the execution failed (502, 503, 504, 522, ...) */
-  char error[512];         /* the replica's message for it */
+  char error[ICX_ERROR_TEXT_MAX]; /* the replica's message for it */
   uint64_t instructions;   /* used (all slices) */
   icxU128 cycles_charged;  /* execution fee actually kept */
   /* Produced messages, in order: the response to the call context (if it

@@ -24,15 +24,24 @@ void icxExecution_start_slice(icxExecution *e, icxExec *x, uint64_t slice) {
   icxExec_set_fuel(x, (int64_t)sl, e->suspend);
 }
 
-/* Text of a Wasm trap as the replica's TrapCode prints it. */
+/* How a Wasm trap becomes an error, as the replica's wasmtime embedder maps
+ * wasmtime's trap codes onto its TrapCode (printed by TrapCode's Display):
+ * only five have their own text, every other trap is "unknown"; a call
+ * through a table with the wrong signature is a contract violation
+ * (ICX_TRAP_INDIRECT_TYPE, returns NULL). */
 static const char *trap_text(icxTrap t) {
   switch (t) {
+  case ICX_TRAP_STACK_EXHAUSTED: return "stack overflow";
   case ICX_TRAP_MEM_OOB: return "heap out of bounds";
-  case ICX_TRAP_TABLE_OOB:
-  case ICX_TRAP_UNDEFINED_ELEMENT: return "table out of bounds";
+  case ICX_TRAP_TABLE_OOB:          /* table.get/set/copy/init out of range */
+  case ICX_TRAP_UNDEFINED_ELEMENT: return "table out of bounds"; /* call_indirect index >= size */
   case ICX_TRAP_DIV_ZERO: return "integer division by 0";
   case ICX_TRAP_UNREACHABLE: return "unreachable";
-  case ICX_TRAP_STACK_EXHAUSTED: return "stack overflow";
+  case ICX_TRAP_INDIRECT_TYPE: return NULL;
+  case ICX_TRAP_UNINIT_ELEMENT:     /* wasmtime IndirectCallToNull */
+  case ICX_TRAP_INT_OVERFLOW:       /* IntegerOverflow */
+  case ICX_TRAP_INVALID_CONV:       /* BadConversionToInteger */
+  case ICX_TRAP_NULL_REF:           /* NullReference */
   default: return "unknown";
   }
 }
@@ -41,6 +50,8 @@ int icxExecution_run(icxExecution *e, icxExec *x, icxFuncInst *f, int has_arg, u
   icxCanister *c = e->c;
   e->x = x;
   e->fail = ICX_FAIL_NONE;
+  e->help = ICX_HELP_DEFAULT;
+  e->err_plain = 0;
   c->cur = e;
   icxRun r = f ? icxExec_call(x, f, &arg, has_arg ? 1u : 0u) : icxExec_resume(x);
   c->cur = NULL;
@@ -60,7 +71,10 @@ int icxExecution_run(icxExecution *e, icxExec *x, icxFuncInst *f, int has_arg, u
     if (e->oom) return ICX_STEP_ERROR;
     icxTrap t = icxExec_trap(x);
     if (t == ICX_TRAP_OUT_OF_FUEL) e->fail = ICX_FAIL_LIMIT;
-    else if (t != ICX_TRAP_HOST || e->fail == ICX_FAIL_NONE) {
+    else if (t == ICX_TRAP_INDIRECT_TYPE) {
+      e->fail = ICX_FAIL_CONTRACT; /* the replica's BAD_SIGNATURE_MESSAGE */
+      snprintf(e->err, sizeof e->err, "function invocation does not match its signature");
+    } else if (t != ICX_TRAP_HOST || e->fail == ICX_FAIL_NONE) {
       e->fail = ICX_FAIL_WASM;
       snprintf(e->err, sizeof e->err, "%s", t == ICX_TRAP_HOST ? "unknown" : trap_text(t));
     }
@@ -70,32 +84,118 @@ int icxExecution_run(icxExecution *e, icxExec *x, icxFuncInst *f, int has_arg, u
   }
 }
 
-void icxExecution_error(const icxExecution *e, uint16_t *code, char *buf, size_t cap) {
+/* The replica's ErrorHelp texts (suggestion + documentation anchor). */
+#define DOC_BASE "https://internetcomputer.org/docs/current/references/execution-errors#"
+enum {
+  HELP_TRAPPED = ICX_HELP_WRONG_MODE + 1, HELP_TRAPPED_EXPLICITLY, HELP_INSTRUCTIONS,
+  HELP_ACCESS, HELP_WASM_MEMORY, HELP_METHOD_NOT_FOUND, HELP_NO_MODULE
+};
+
+static const char *help_text(uint8_t help) {
+  switch (help) {
+  case ICX_HELP_TOOLCHAIN:
+    return "This is likely an error with the compiler/CDK toolchain being used to build the "
+           "canister. Please report the error to IC devs on the forum: https://forum.dfinity.org "
+           "and include which language/CDK was used to create the canister.";
+  case ICX_HELP_WRONG_MODE:
+    return "Check the ICP documentation to make sure APIs are being called in the correct "
+           "message types. See documentation: " DOC_BASE "calling-a-system-api-from-the-wrong-mode";
+  case HELP_TRAPPED:
+    return "Consider gracefully handling failures from this canister or altering the canister "
+           "to handle exceptions. See documentation: " DOC_BASE "trapped";
+  case HELP_TRAPPED_EXPLICITLY:
+    return "Consider gracefully handling failures from this canister or altering the canister "
+           "to handle exceptions. See documentation: " DOC_BASE "trapped-explicitly";
+  case HELP_INSTRUCTIONS:
+    return "Try optimizing this method to consume fewer instructions or split the work across "
+           "multiple messages. See documentation: " DOC_BASE "instruction-limit-exceeded";
+  case HELP_ACCESS:
+    return "Try optimizing the use of stable memory so that individual messages don't need to "
+           "access as much stable memory. See documentation: " DOC_BASE
+           "memory-access-limit-exceeded";
+  case HELP_WASM_MEMORY:
+    return "Try checking the canister for a possible memory leak or modifying it to use more "
+           "stable memory instead of Wasm memory. See documentation: " DOC_BASE
+           "wasm-memory-limit-exceeded";
+  case HELP_METHOD_NOT_FOUND:
+    return "Check that the method being called is exported by the target canister. See "
+           "documentation: " DOC_BASE "method-not-found";
+  case HELP_NO_MODULE:
+    return "Please install code to this canister before calling it. See documentation: " DOC_BASE
+           "wasm-module-not-found";
+  default: return NULL;
+  }
+}
+
+void icxExecution_format(const icxCanister *c, const char *desc, uint8_t help, uint16_t code,
+                         char *buf, size_t cap) {
   char id[80];
-  icxCanister_id_text(e->c, id, sizeof id);
+  (void)code;
+  icxCanister_id_text(c, id, sizeof id);
+  const char *h = help_text(help);
+  if (h) snprintf(buf, cap, "Error from Canister %s: %s.\n%s", id, desc, h);
+  else snprintf(buf, cap, "Error from Canister %s: %s", id, desc);
+}
+
+void icxExecution_describe(const icxExecution *e, uint16_t *code, char *buf, size_t cap,
+                           uint8_t *help) {
+  *help = ICX_HELP_NONE;
   switch (e->fail) {
-  case ICX_FAIL_WASM: *code = 502; snprintf(buf, cap, "Canister %s trapped: %s", id, e->err); break;
+  case ICX_FAIL_WASM:
+    *code = 502;
+    *help = HELP_TRAPPED;
+    snprintf(buf, cap, "Canister trapped: %s", e->err);
+    break;
   case ICX_FAIL_CALLED_TRAP:
     *code = 503;
-    snprintf(buf, cap, "Canister %s trapped explicitly: %s", id, e->err);
+    *help = HELP_TRAPPED_EXPLICITLY;
+    snprintf(buf, cap, "Canister called `ic0.trap` with message: '%s'", e->err);
     break;
   case ICX_FAIL_CONTRACT:
     *code = 504;
-    snprintf(buf, cap, "Canister %s violated contract: %s", id, e->err);
+    *help = e->help == ICX_HELP_DEFAULT ? ICX_HELP_TOOLCHAIN : e->help;
+    if (e->err_plain) snprintf(buf, cap, "%s", e->err);
+    else snprintf(buf, cap, "Canister violated contract: %s", e->err);
     break;
   case ICX_FAIL_LIMIT:
     *code = 522;
+    *help = HELP_INSTRUCTIONS;
     snprintf(buf, cap,
-             "Canister %s exceeded the instruction limit for single message execution.", id);
+             "Canister exceeded the limit of %llu instructions for single message execution.",
+             (unsigned long long)e->limit);
     break;
   case ICX_FAIL_ACCESS:
     *code = 524;
+    *help = HELP_ACCESS;
     snprintf(buf, cap, "Canister exceeded memory access limits: %s", e->err);
     break;
-  case ICX_FAIL_WASM_MEM: *code = 539; snprintf(buf, cap, "%s", e->err); break;
-  case ICX_FAIL_FUNC: *code = 513; snprintf(buf, cap, "%s", e->err); break;
+  case ICX_FAIL_WASM_MEM:
+    *code = 539;
+    *help = HELP_WASM_MEMORY;
+    snprintf(buf, cap, "%s", e->err);
+    break;
+  case ICX_FAIL_FUNC:
+    *code = 513;
+    *help = ICX_HELP_TOOLCHAIN;
+    snprintf(buf, cap, "%s", e->err);
+    break;
   default: *code = e->err_code; snprintf(buf, cap, "%s", e->err); break;
   }
+}
+
+void icxExecution_error(const icxExecution *e, uint16_t *code, char *buf, size_t cap) {
+  char desc[ICX_ERROR_TEXT_MAX];
+  uint8_t help;
+  icxExecution_describe(e, code, desc, sizeof desc, &help);
+  if (e->fail == ICX_FAIL_RAW) snprintf(buf, cap, "%s", desc);
+  else icxExecution_format(e->c, desc, help, *code, buf, cap);
+}
+
+/* Errors found before any code runs (no module, no method): the same form. */
+static void pre_error(const icxCanister *c, uint16_t code, const char *desc, char *buf,
+                      size_t cap) {
+  icxExecution_format(c, desc, code == 537 ? HELP_NO_MODULE : HELP_METHOD_NOT_FOUND, code, buf,
+                      cap);
 }
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -271,7 +371,9 @@ static icx_status finish_response(icxCanister *c, icxExecution *e, int step,
     icxCanister_rollback_memory(c);
   }
   if (e->phase == 0 && step == ICX_STEP_FAIL && e->cb.has_cleanup) {
+    uint8_t help;
     icxExecution_error(e, &e->cb_err_code, e->cb_err, sizeof e->cb_err);
+    icxExecution_describe(e, &e->cb_err_code, e->cb_desc, sizeof e->cb_desc, &help);
     step = run_cleanup(e, out);
     if (step == ICX_STEP_PAUSED) return ICX_OK;
     if (step == ICX_STEP_ERROR) return icxErr_set(err, ICX_ENOMEM, "out of memory (cleanup)");
@@ -300,11 +402,15 @@ static icx_status finish_response(icxCanister *c, icxExecution *e, int step,
   if (step != ICX_STEP_DONE) {
     out->trapped = 1;
     if (e->phase == 1) {
+      /* the replica's HypervisorError::Cleanup: both descriptions, the
+       * callback's code, no help line */
       uint16_t cc;
-      char cleanup_err[512];
-      icxExecution_error(e, &cc, cleanup_err, sizeof cleanup_err);
-      snprintf(out->error, sizeof out->error, "%.230s\n\ncall_on_cleanup also failed:\n\n%.230s",
-               e->cb_err, cleanup_err);
+      uint8_t help;
+      char cleanup_desc[ICX_ERROR_TEXT_MAX / 2], both[ICX_ERROR_TEXT_MAX];
+      icxExecution_describe(e, &cc, cleanup_desc, sizeof cleanup_desc, &help);
+      snprintf(both, sizeof both, "%.700s\n\ncall_on_cleanup also failed:\n\n%s", e->cb_desc,
+               cleanup_desc);
+      icxExecution_format(c, both, ICX_HELP_NONE, e->cb_err_code, out->error, sizeof out->error);
       out->error_code = e->cb_err_code;
     } else {
       icxExecution_error(e, &out->error_code, out->error, sizeof out->error);
@@ -424,6 +530,8 @@ static int status_reject(icxCanister *c, const icxMsg *msg, icxExecOutcome *out,
   icxCanister_id_text(c, id, sizeof id);
   if (c->status == ICX_STATUS_RUNNING) return 0;
   int stopped = c->status == ICX_STATUS_STOPPED;
+  /* the induction-time text (StateError::CanisterStopped/Stopping), which is
+   * what a sender sees; execution's validate_canister says "is not running" */
   snprintf(text, sizeof text, "Canister %s is %s", id, stopped ? "stopped" : "stopping");
   *rc = reject_msg(c, msg, ICX_REJECT_CANISTER_ERROR, stopped ? 508 : 509, text, out, err);
   return 1;
@@ -440,7 +548,7 @@ static icx_status exec_call(icxCanister *c, const icxExecEnv *env, uint8_t kind,
   icxWasmMode mode = c->code && c->code->mem64 ? ICX_WASM64 : ICX_WASM32;
   icxU128 prepay = icxCycles_execution_cost(&cfg->fees, cfg->subnet_size, limit, mode);
   icxU128 threshold = icxCanister_threshold(c, cfg);
-  char text[512];
+  char text[ICX_ERROR_TEXT_MAX];
   if (!icxCycles_can_withdraw(c->balance, threshold, prepay)) {
     out_of_cycles(c, threshold, prepay, text, sizeof text);
     return reject_msg(c, msg, ICX_REJECT_SYS_TRANSIENT, 207, text, out, err);
@@ -452,13 +560,16 @@ static icx_status exec_call(icxCanister *c, const icxExecEnv *env, uint8_t kind,
   uint16_t ecode = 0;
   if (!c->code) {
     ecode = 537;
-    snprintf(text, sizeof text,
-             "Attempt to execute a message on canister %s which contains no Wasm module", id);
+    pre_error(c, ecode,
+              "Attempted to execute a message, but the canister contains no Wasm module.", text,
+              sizeof text);
   } else if (fidx == UINT32_MAX) {
+    char desc[400];
     ecode = 536;
-    snprintf(text, sizeof text, "Canister %s has no %s method '%.*s'", id,
-             kind == ICX_EXEC_UPDATE ? "update" : "query", (int)msg->method_len,
+    snprintf(desc, sizeof desc, "Canister has no %s method '%.*s'.",
+             kind == ICX_EXEC_UPDATE ? "update" : "query", (int)(msg->method_len > 300 ? 300 : msg->method_len),
              msg->method ? msg->method : "");
+    pre_error(c, ecode, desc, text, sizeof text);
   }
   if (ecode) { /* prepaid, nothing ran: only the fixed fee is kept */
     icxU128 refund = icxCycles_execution_refund(&cfg->fees, cfg->subnet_size, limit, mode, prepay);
@@ -545,11 +656,9 @@ static icxFuncInst *closure(icxExecution *e, uint64_t fun) {
     if (ft->nparams != 1 || ft->nresults != 0 || ft->types[0] != want) f = NULL;
   }
   if (!f) {
-    char id[80];
-    icxCanister_id_text(c, id, sizeof id);
     e->fail = ICX_FAIL_FUNC;
     snprintf(e->err, sizeof e->err,
-             "Canister %s requested to invoke a non-existent Wasm function %llu from table 0", id,
+             "Canister requested to invoke a non-existent Wasm function %llu from table 0",
              (unsigned long long)fun);
   }
   return f;
@@ -649,14 +758,15 @@ static icx_status exec_query(icxCanister *c, const icxExecEnv *env, uint8_t kind
   if (!msg || msg->kind != ICX_MSG_INGRESS)
     return icxErr_set(err, ICX_EINVAL, "execute: a query needs an ingress-like message");
   icx_status rc = ICX_OK;
-  char id[80], text[512];
+  char id[80], text[ICX_ERROR_TEXT_MAX];
   icxCanister_id_text(c, id, sizeof id);
   if (kind == ICX_EXEC_QUERY && status_reject(c, msg, out, &rc, err)) return rc;
   uint8_t epk = kind == ICX_EXEC_QUERY ? ICX_EP_QUERY : ICX_EP_INSPECT_MESSAGE;
   uint32_t fidx = icxCode_entry(c->code, epk, msg->method, msg->method_len);
   if (!c->code) {
-    snprintf(text, sizeof text,
-             "Attempt to execute a message on canister %s which contains no Wasm module", id);
+    pre_error(c, 537,
+              "Attempted to execute a message, but the canister contains no Wasm module.", text,
+              sizeof text);
     if (kind == ICX_EXEC_INSPECT) {
       out->error_code = 537;
       snprintf(out->error, sizeof out->error, "%s", text);
@@ -669,8 +779,10 @@ static icx_status exec_query(icxCanister *c, const icxExecEnv *env, uint8_t kind
       out->accepted = 1;
       return ICX_OK;
     }
-    snprintf(text, sizeof text, "Canister %s has no query method '%.*s'", id,
-             (int)msg->method_len, msg->method ? msg->method : "");
+    char desc[400];
+    snprintf(desc, sizeof desc, "Canister has no query method '%.*s'.",
+             (int)(msg->method_len > 300 ? 300 : msg->method_len), msg->method ? msg->method : "");
+    pre_error(c, 536, desc, text, sizeof text);
     return reject_msg(c, msg, ICX_REJECT_CANISTER_ERROR, 536, text, out, err);
   }
   icxExecution *e = icxExecution_new(c, env, kind);

@@ -132,6 +132,13 @@ static icx_status classify_export(const icxModule *m, const icxExport *ex, uint8
       *name_off = (uint32_t)strlen(k_method_prefixes[k].prefix);
     }
   }
+  /* Exactly one space before <n> (reference 3.1, checklist item 3):
+   * "canister_update  x" is not method " x". */
+  if (*kind != 0xff && *name_off < ex->name_len && ex->name[*name_off] == ' ')
+    return icxErr_set(err, ICX_EREJECTED,
+                      "export section: exported function '%s' has more than one space before "
+                      "the method name",
+                      shown(ex->name, ex->name_len, b1, sizeof b1));
   if (*kind == 0xff) {
     if (!has_prefix(ex->name, ex->name_len, "canister_")) return ICX_OK;
     for (size_t k = 0; k < sizeof k_system_eps / sizeof k_system_eps[0]; k++)

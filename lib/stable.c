@@ -182,9 +182,11 @@ static icxStableRes check_access(const icxStable *s, uint64_t off, uint64_t len,
 
 icxStableRes icxStable64_read(icxStable *s, icxMemInst *heap, uint64_t dst, uint64_t off,
                               uint64_t len) {
+  /* size 0 returns before any check, as the replica's injected code does
+   * (reference checklist 26): no trap even at out-of-bounds addresses */
+  if (len == 0) return ICX_STABLE_OK;
   if (off > s->pages * WPAGE || len > s->pages * WPAGE - off) return ICX_STABLE_OOB;
   if (dst > heap->size || len > heap->size - dst) return ICX_STABLE_HEAP_OOB;
-  if (len == 0) return ICX_STABLE_OK;
   icxStableRes r = check_access(s, off, len, 0);
   if (r) return r;
   icxMemInst_touch(heap, dst, len);
@@ -209,9 +211,9 @@ icxStableRes icxStable64_read(icxStable *s, icxMemInst *heap, uint64_t dst, uint
 icxStableRes icxStable64_write(icxStable *s, const icxMemInst *heap, uint64_t off, uint64_t src,
                                uint64_t len, uint64_t *out_new_dirty) {
   if (out_new_dirty) *out_new_dirty = 0;
+  if (len == 0) return ICX_STABLE_OK; /* before any check (see icxStable64_read) */
   if (src > heap->size || len > heap->size - src) return ICX_STABLE_HEAP_OOB;
   if (off > s->pages * WPAGE || len > s->pages * WPAGE - off) return ICX_STABLE_OOB;
-  if (len == 0) return ICX_STABLE_OK;
   icxStableRes r = check_access(s, off, len, 1);
   if (r) return r;
   uint64_t done = 0, fresh = 0;
@@ -265,6 +267,7 @@ icxStableRes icxStable32_grow(icxStable *s, uint32_t delta, int32_t *out) {
 
 icxStableRes icxStable32_read(icxStable *s, icxMemInst *heap, uint32_t dst, uint32_t off,
                               uint32_t len) {
+  if (len == 0) return ICX_STABLE_OK; /* even above 4 GiB (see icxStable64_read) */
   if (s->pages > ICX_STABLE_MAX32_PAGES) return ICX_STABLE_TOO_BIG_32;
   return icxStable64_read(s, heap, dst, off, len);
 }
@@ -272,6 +275,7 @@ icxStableRes icxStable32_read(icxStable *s, icxMemInst *heap, uint32_t dst, uint
 icxStableRes icxStable32_write(icxStable *s, const icxMemInst *heap, uint32_t off, uint32_t src,
                                uint32_t len, uint64_t *out_new_dirty) {
   if (out_new_dirty) *out_new_dirty = 0;
+  if (len == 0) return ICX_STABLE_OK; /* even above 4 GiB (see icxStable64_read) */
   if (s->pages > ICX_STABLE_MAX32_PAGES) return ICX_STABLE_TOO_BIG_32;
   return icxStable64_write(s, heap, off, src, len, out_new_dirty);
 }

@@ -13,7 +13,9 @@
  * the stable memory is larger than 4 GiB; grow returns -1 past the maximum
  * size (default 500 GiB); read checks stable bounds then heap bounds, write
  * checks heap bounds then stable bounds; nothing is copied when a call
- * traps.  Per-transaction counters give the pages accessed, the pages
+ * traps.  A read or write of size 0 succeeds before any check (any
+ * address, also the 32-bit forms above 4 GiB), as the replica's injected
+ * code returns early when size = 0.  Per-transaction counters give the pages accessed, the pages
  * written and, per write call, the pages newly dirtied (the runtime charges
  * 1000 instructions for each).  Optional limits on accessed/written pages
  * make a call trap before it copies anything.

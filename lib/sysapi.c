@@ -47,6 +47,13 @@ static int contract(icxExecution *e, icxExec *x, const char *fmt, ...) {
   va_end(ap);
   return r;
 }
+/* "ic0_<name>" called in a mode where the replica refuses it (its error_for). */
+static int wrong_mode(icxExecution *e, icxExec *x, const char *name) {
+  int rc = contract(e, x, "\"ic0_%s\" cannot be executed in %s mode", name,
+                    icxSys_api_name(e->api));
+  e->help = ICX_HELP_WRONG_MODE;
+  return rc;
+}
 static int fail_kind(icxExecution *e, icxExec *x, uint8_t kind, const char *fmt, ...)
     ICX_PRINTF(4, 5);
 static int fail_kind(icxExecution *e, icxExec *x, uint8_t kind, const char *fmt, ...) {
@@ -246,7 +253,7 @@ int icxSys_try_grow(icxExec *x, void *ud, uint64_t *slots) {
     return fail_kind(
         e, x, ICX_FAIL_WASM_MEM,
         "Canister exceeded its current Wasm memory limit of %llu bytes. The peak Wasm memory "
-        "usage was %llu bytes.If the canister reaches 4GiB, then it may stop functioning and may "
+        "usage was %llu bytes. If the canister reaches 4GiB, then it may stop functioning and may "
         "become unrecoverable. Please reach out to the canister owner to investigate the reason "
         "for the increased memory usage. It might be necessary to move data from the Wasm memory "
         "to the stable memory. If such high Wasm memory usage is expected and safe, then the "
@@ -343,11 +350,10 @@ static int do_call_new(Args *a) {
   if (!cp) return rc;
   const uint8_t *np = heap_in(e, a->x, "ic0.call_new method_src", name_src, name_size, &rc);
   if (!np) return rc;
-  if (callee_size > ICX_PRINCIPAL_MAX_BYTES) {
-    char id[80];
-    icxPrincipal_to_text(&e->c->id, id, sizeof id);
-    e->err_code = 504;
-    return fail_kind(e, a->x, ICX_FAIL_RAW, "Canister %s provided invalid principal id", id);
+  if (callee_size > ICX_PRINCIPAL_MAX_BYTES) { /* the replica's InvalidPrincipalId */
+    int rc2 = contract(e, a->x, "Canister provided invalid principal id");
+    e->err_plain = 1;
+    return rc2;
   }
   if (name_size > MAX_METHOD_NAME)
     return contract(e, a->x,
@@ -412,10 +418,14 @@ static int do_call_cycles_add(Args *a, icxU128 amount) {
     icxPrincipal_to_text(&e->c->id, id, sizeof id);
     icxU128 want = icxU128_sub_sat(icxU128_add_sat(e->threshold, amount), e->balance);
     icxU128_to_dec(want, need, sizeof need);
-    return contract(e, a->x,
-                    "Canister %s is out of cycles: please top up the canister with at least %s "
-                    "additional cycles",
-                    id, need);
+    /* the replica's InsufficientCyclesBalance: IC0504, the text alone, no help */
+    int rc = contract(e, a->x,
+                      "Canister %s is out of cycles: please top up the canister with at least %s "
+                      "additional cycles",
+                      id, need);
+    e->err_plain = 1;
+    e->help = ICX_HELP_NONE;
+    return rc;
   }
   e->call.cycles = icxU128_add_sat(e->call.cycles, amount);
   return 0;
@@ -754,11 +764,11 @@ static int do_misc(Args *a, uint32_t id) {
     return copy_out(e, a->x, a->name, s[0], s[1], s[2], (const uint8_t *)"", 0);
   case ICX_IC0_msg_reject_code: s[0] = e->reject_code; return 0;
   case ICX_IC0_msg_reject_msg_size:
-    if (!e->reject_code) return contract(e, a->x, "\"ic0_msg_reject_msg_size\" cannot be executed in reply callback mode");
+    if (!e->reject_code) return wrong_mode(e, a->x, "msg_reject_msg_size");
     s[0] = e->reject_msg_len;
     return 0;
   case ICX_IC0_msg_reject_msg_copy:
-    if (!e->reject_code) return contract(e, a->x, "\"ic0_msg_reject_msg_copy\" cannot be executed in reply callback mode");
+    if (!e->reject_code) return wrong_mode(e, a->x, "msg_reject_msg_copy");
     return copy_out(e, a->x, "msg_reject_msg_copy", s[0], s[1], s[2], e->reject_msg,
                     e->reject_msg_len);
   case ICX_IC0_msg_deadline: s[0] = e->deadline; return 0;
@@ -884,9 +894,12 @@ int icxSys_dispatch(icxExec *x, void *ud, uint64_t *slots) {
   int rc = charge(e, x, fee);
   if (rc) return rc;
   /* 2. context */
-  if (!(api->contexts & icxSys_ctx_bit(e->api)))
-    return contract(e, x, "\"ic0_%s\" cannot be executed in %s mode", api->name,
-                    icxSys_api_name(e->api));
+  if (!(api->contexts & icxSys_ctx_bit(e->api))) {
+    rc = contract(e, x, "\"ic0_%s\" cannot be executed in %s mode", api->name,
+                  icxSys_api_name(e->api));
+    e->help = ICX_HELP_WRONG_MODE;
+    return rc;
+  }
   /* 3. work */
   uint32_t id = b->id;
   switch (id) {

@@ -35,6 +35,16 @@ enum {
   ICX_FAIL_RAW          /* error_code and text already final */
 };
 
+/* The help line the replica appends to an error (its ErrorHelp): none, the
+ * toolchain text, or a suggestion with a link to the execution-errors
+ * documentation (exec_msg.c has the texts). */
+enum {
+  ICX_HELP_DEFAULT = 0,  /* the usual help of the failure kind */
+  ICX_HELP_NONE,         /* no help line (and no final period) */
+  ICX_HELP_TOOLCHAIN,    /* "This is likely an error with the compiler/CDK toolchain ..." */
+  ICX_HELP_WRONG_MODE    /* "Check the ICP documentation ..." #calling-a-system-api-from-the-wrong-mode */
+};
+
 /* The call being built between call_new and call_perform. */
 typedef struct icxCallPrep {
   uint8_t active;
@@ -115,14 +125,17 @@ struct icxExecution {
 
   /* failure */
   uint8_t fail;           /* ICX_FAIL_* */
+  uint8_t help;           /* ICX_HELP_* (CONTRACT: DEFAULT = toolchain) */
+  uint8_t err_plain;      /* CONTRACT: err is the whole description (no "Canister violated contract: ") */
   uint16_t err_code;
   char err[480];          /* text for CALLED_TRAP / CONTRACT / ACCESS / RAW */
 
   /* the Wasm run in progress (DTS) */
   icxExec *x;             /* the execution context running the code */
   uint64_t slice_size;    /* the env's slice of the current round (0: unsliced) */
-  uint16_t cb_err_code;   /* RESPONSE: the failed callback's error, while its cleanup runs */
-  char cb_err[512];
+  uint16_t cb_err_code;   /* RESPONSE: the failed callback's error, while its cleanup runs: */
+  char cb_err[ICX_ERROR_TEXT_MAX];  /* the whole text */
+  char cb_desc[ICX_ERROR_TEXT_MAX]; /* the description without "Error from Canister <id>: " and help */
   uint64_t timer_before;  /* GLOBAL_TIMER task: the timer it cleared (for abort) */
   icxFuncInst *fn;
   uint64_t fn_arg;
@@ -191,7 +204,16 @@ enum { ICX_STEP_DONE = 0, ICX_STEP_FAIL = 1, ICX_STEP_PAUSED = 2, ICX_STEP_ERROR
  * classifies traps into e->fail. */
 ICX_INTERNAL int icxExecution_run(icxExecution *e, icxExec *x, icxFuncInst *f, int has_arg,
                                   uint64_t arg);
-/* Fill out->error_code/error from e->fail. */
+/* Fill out->error_code/error from e->fail, as the replica's
+ * HypervisorError::into_user_error: "Error from Canister <id>: <description>"
+ * and, when the failure has help, ".\n<help>". */
 ICX_INTERNAL void icxExecution_error(const icxExecution *e, uint16_t *code, char *buf, size_t cap);
+/* The description alone (the Display of the replica's HypervisorError) and
+ * the help kind (ICX_HELP_NONE / TOOLCHAIN / a user help). */
+ICX_INTERNAL void icxExecution_describe(const icxExecution *e, uint16_t *code, char *buf,
+                                        size_t cap, uint8_t *help);
+/* "Error from Canister <id>: <desc>[.\n<help text>]" into buf. */
+ICX_INTERNAL void icxExecution_format(const icxCanister *c, const char *desc, uint8_t help,
+                                      uint16_t code, char *buf, size_t cap);
 
 #endif

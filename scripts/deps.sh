@@ -19,9 +19,18 @@ if command -v dpkg-query >/dev/null 2>&1; then
       *) missing="$missing $p" ;;
     esac
   done
+  # node and npm run the Motoko compiler (tests/motoko.mk).  Checked as
+  # commands: any installation will do (Debian's nodejs + npm, or NodeSource's
+  # nodejs, which bundles npm and conflicts with Debian's npm package).
+  if [ "${ICX_SKIP_MOTOKO:-0}" != 1 ] &&
+     ! { command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; }; then
+    missing="$missing nodejs npm"
+  fi
 else
   # Not a dpkg system: check the commands and headers we use directly.
-  for c in cc clang wat2wasm wast2json pkg-config python3; do
+  node_cmds="node npm"
+  [ "${ICX_SKIP_MOTOKO:-0}" = 1 ] && node_cmds=""
+  for c in cc clang wat2wasm wast2json pkg-config python3 $node_cmds; do
     command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
   done
   for h in sodium.h blake2.h zlib.h cmocka.h; do

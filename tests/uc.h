@@ -65,6 +65,15 @@ enum {
   UC_HOOK_COUNT = 5
 };
 
+/* What COPY_RAW copies. */
+enum {
+  UC_COPY_CALLER = 0,
+  UC_COPY_SELF = 1,
+  UC_COPY_SUBNET = 2,
+  UC_COPY_ROOT_KEY = 3,
+  UC_COPY_DATA_CERTIFICATE = 4
+};
+
 /* X(NAME, code, builder name)  -- the comment gives the stack effect. */
 #define UC_OPS(X)                                                                                  \
   /* stack and data */                                                                             \
@@ -124,6 +133,16 @@ enum {
   X(DEBUG_PRINT, 0x3f, debug_print)          /* (blob) -> */                                       \
   X(TRAP, 0x40, trap)                        /* (blob) -> ; ic0.trap */                            \
   X(DEBUG_PRINT_RAW, 0x41, debug_print_raw)  /* (src, size) -> ; raw heap address */               \
+  X(COPY_RAW, 0x42, copy_raw)                /* (which, dst, off, size) -> ; X_copy at a raw       \
+                                                address, which: UC_COPY_* */                       \
+  X(ENV_VAR_COUNT, 0x43, env_var_count)      /* -> int */                                          \
+  X(ENV_VAR_NAME, 0x44, env_var_name)        /* (index) -> blob (size + copy) */                   \
+  X(ENV_VAR_VALUE, 0x45, env_var_value)      /* (name) -> blob (size + copy) */                    \
+  X(ENV_VAR_NAME_EXISTS, 0x46, env_var_name_exists) /* (name) -> int */                            \
+  X(COST_HTTP_REQUEST, 0x47, cost_http_request) /* (request_size, max_res_bytes) -> amount */      \
+  X(COST_SIGN, 0x48, cost_sign)              /* (kind, key_name, curve) -> amount result; kind:    \
+                                                0 ecdsa, 1 schnorr, 2 vetkd; result on top */      \
+  X(MINT_CYCLES128, 0x49, mint_cycles128)    /* (amount) -> minted */                              \
   /* outgoing calls */                                                                             \
   X(CALL_NEW, 0x50, call_new)                /* (callee, method, reply_script, reject_script) -> */\
   X(CALL_NEW_RAW, 0x51, call_new_raw)        /* (callee, method, reply_fun, reply_env,            \

@@ -243,8 +243,8 @@ static void test_trap_rolls_back_everything_but_fees(void **state) {
   snap(f, &b);
   assert_int_equal(o.trapped, 1);
   assert_int_equal(o.error_code, 503);
-  assert_memory_equal(o.error, "Canister ", 9);
-  assert_non_null(strstr(o.error, "trapped explicitly: boom"));
+  assert_memory_equal(o.error, "Error from Canister ", 20);
+  assert_non_null(strstr(o.error, ": Canister called `ic0.trap` with message: 'boom'.\nConsider "));
   assert_int_equal(o.out[0].reject_code, ICX_REJECT_CANISTER_ERROR);
   assert_memory_equal(a.heap, b.heap, 32);
   assert_memory_equal(a.stable, b.stable, 32);
@@ -273,7 +273,7 @@ static void test_wasm_traps_and_contract_violations(void **state) {
                "ic0.call_data_append called when no call is under construction.");
   expect_error(f, "inspect_in_update", 504, 5,
                "\"ic0_accept_message\" cannot be executed in update mode");
-  expect_error(f, "nosuch", 536, 5, "has no update method 'nosuch'");
+  expect_error(f, "nosuch", 536, 5, "Canister has no update method 'nosuch'..\nCheck that");
   assert_int_equal(call_u64(f, ICX_EXEC_QUERY, "getg"), 7);
   fx_free(f);
 }
@@ -323,6 +323,8 @@ static void test_status_cycles_and_empty_rejects(void **state) {
   icxMsg m = make_msg(ICX_MSG_INGRESS, "inc", NULL, 0);
   assert_int_equal(icxCanister_execute(empty, &f->env, ICX_EXEC_UPDATE, &m, &o, &f->err), ICX_OK);
   assert_int_equal(o.error_code, 537);
+  assert_non_null(strstr(o.error, "Attempted to execute a message, but the canister contains no "
+                                  "Wasm module..\nPlease install code"));
   icxExecOutcome_free(&f->a, &o);
   icxCanister_free(empty);
   fx_free(f);
@@ -660,7 +662,8 @@ static void test_instruction_limit(void **state) {
   icxExecOutcome o;
   run(f, ICX_EXEC_UPDATE, "loop", &iters, 8, &o);
   assert_int_equal(o.error_code, 522);
-  assert_non_null(strstr(o.error, "exceeded the instruction limit for single message execution."));
+  assert_non_null(strstr(o.error, ": Canister exceeded the limit of 100000 instructions for "
+                                  "single message execution..\nTry optimizing this method"));
   assert_int_equal(o.instructions, 100000);
   icxExecOutcome_free(&f->a, &o);
   snap(f, &b);

@@ -237,6 +237,16 @@ static void test_stable_semantics(void **st) {
   /* reads/writes of size 0 at offset 0 are fine even when empty */
   assert_int_equal(icxStable64_read(s, h, 0, 0, 0), ICX_STABLE_OK);
   assert_int_equal(icxStable64_read(s, h, 0, 0, 1), ICX_STABLE_OOB);
+  /* size 0 succeeds at any address, stable or heap out of bounds
+   * (reference checklist 26: the replica returns early when size = 0) */
+  assert_int_equal(icxStable64_read(s, h, 0, 1ull << 40, 0), ICX_STABLE_OK);
+  assert_int_equal(icxStable64_read(s, h, UINT64_MAX, UINT64_MAX, 0), ICX_STABLE_OK);
+  assert_int_equal(icxStable64_write(s, h, 1ull << 40, 0, 0, NULL), ICX_STABLE_OK);
+  assert_int_equal(icxStable64_write(s, h, UINT64_MAX, UINT64_MAX, 0, NULL), ICX_STABLE_OK);
+  assert_int_equal(icxStable32_read(s, h, UINT32_MAX, UINT32_MAX, 0), ICX_STABLE_OK);
+  assert_int_equal(icxStable32_write(s, h, UINT32_MAX, UINT32_MAX, 0, NULL), ICX_STABLE_OK);
+  assert_int_equal(icxStable_accessed_pages(s), 0);
+  assert_int_equal(icxStable_written_pages(s), 0);
   assert_int_equal(icxStable64_grow(s, 1), 0);
   assert_int_equal(icxStable64_size(s), 1);
   /* never written reads as zero */
@@ -278,6 +288,9 @@ static void test_stable_semantics(void **st) {
   assert_int_equal(icxStable32_grow(s, 0, &old), ICX_STABLE_TOO_BIG_32);
   assert_int_equal(icxStable32_read(s, h, 0, 0, 1), ICX_STABLE_TOO_BIG_32);
   assert_int_equal(icxStable32_write(s, h, 0, 0, 1, NULL), ICX_STABLE_TOO_BIG_32);
+  /* size 0 returns before the 4 GiB check too */
+  assert_int_equal(icxStable32_read(s, h, 0, 0, 0), ICX_STABLE_OK);
+  assert_int_equal(icxStable32_write(s, h, 0, 0, 0, NULL), ICX_STABLE_OK);
   assert_string_equal(icxStable_message(ICX_STABLE_OOB), "stable memory out of bounds");
   /* the maximum (default 500 GiB): grow returns -1 past it */
   assert_int_equal(icxStable64_grow(s, 500ull * 16384 - 65537), 65537);
@@ -408,7 +421,8 @@ static void test_random_transactions(void **st) {
         uint64_t len = rng_next(&seed) % 9000, off = rng_next(&seed) % (SMAX * 65536 + 1);
         uint64_t src = rng_next(&seed) % (cur->hpages * 65536);
         icxStableRes r = icxStable64_write(s, m, off, src, len, NULL);
-        icxStableRes want = src + len > cur->hpages * 65536 ? ICX_STABLE_HEAP_OOB
+        icxStableRes want = len == 0                          ? ICX_STABLE_OK
+                            : src + len > cur->hpages * 65536 ? ICX_STABLE_HEAP_OOB
                             : off + len > cur->spages * 65536 ? ICX_STABLE_OOB
                                                               : ICX_STABLE_OK;
         assert_int_equal(r, want);
@@ -417,7 +431,8 @@ static void test_random_transactions(void **st) {
         uint64_t len = rng_next(&seed) % 9000, off = rng_next(&seed) % (SMAX * 65536 + 1);
         uint64_t dst = rng_next(&seed) % (cur->hpages * 65536);
         icxStableRes r = icxStable64_read(s, m, dst, off, len);
-        icxStableRes want = off + len > cur->spages * 65536   ? ICX_STABLE_OOB
+        icxStableRes want = len == 0                          ? ICX_STABLE_OK
+                            : off + len > cur->spages * 65536 ? ICX_STABLE_OOB
                             : dst + len > cur->hpages * 65536 ? ICX_STABLE_HEAP_OOB
                                                               : ICX_STABLE_OK;
         assert_int_equal(r, want);

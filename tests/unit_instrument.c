@@ -486,6 +486,13 @@ static void test_canister_export_rules(void **state) {
   (void)state;
   expect_reject("(module (func (export \"canister_foo\")))", ICX_INSTR_CANISTER, "canister_foo");
   expect_reject("(module (func (export \"canister_update\")))", ICX_INSTR_CANISTER, "prefix");
+  /* exactly one space before <n> (reference 3.1, checklist 3) */
+  expect_reject("(module (func (export \"canister_update  x\")))", ICX_INSTR_CANISTER,
+                "'canister_update  x' has more than one space");
+  expect_reject("(module (func (export \"canister_query  x\")))", ICX_INSTR_CANISTER,
+                "'canister_query  x' has more than one space");
+  expect_reject("(module (func (export \"canister_composite_query  x\")))", ICX_INSTR_CANISTER,
+                "'canister_composite_query  x' has more than one space");
   expect_reject("(module (func (export \"canister_query x\") (param i32)))", ICX_INSTR_CANISTER,
                 "() -> ()");
   expect_reject("(module (func (export \"canister_query x\")) (func (export \"canister_update x\")))",

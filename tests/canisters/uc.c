@@ -64,6 +64,20 @@ IC0(root_key_copy) void ic0_root_key_copy(usize dst, usize off, usize size);
 IC0(cost_call) void ic0_cost_call(u64 method_size, u64 payload_size, usize dst);
 IC0(cost_create_canister) void ic0_cost_create_canister(usize dst);
 IC0(debug_print) void ic0_debug_print(usize src, usize size);
+IC0(env_var_count) usize ic0_env_var_count(void);
+IC0(env_var_name_size) usize ic0_env_var_name_size(usize idx);
+IC0(env_var_name_copy) void ic0_env_var_name_copy(usize idx, usize dst, usize off, usize size);
+IC0(env_var_name_exists) u32 ic0_env_var_name_exists(usize src, usize size);
+IC0(env_var_value_size) usize ic0_env_var_value_size(usize src, usize size);
+IC0(env_var_value_copy)
+void ic0_env_var_value_copy(usize src, usize size, usize dst, usize off, usize len);
+IC0(cost_http_request) void ic0_cost_http_request(u64 req_size, u64 max_res, usize dst);
+IC0(cost_sign_with_ecdsa) u32 ic0_cost_sign_with_ecdsa(usize src, usize size, u32 curve, usize dst);
+IC0(cost_sign_with_schnorr)
+u32 ic0_cost_sign_with_schnorr(usize src, usize size, u32 alg, usize dst);
+IC0(cost_vetkd_derive_key)
+u32 ic0_cost_vetkd_derive_key(usize src, usize size, u32 curve, usize dst);
+IC0(mint_cycles128) void ic0_mint_cycles128(u64 hi, u64 lo, usize dst);
 IC0(trap) void ic0_trap(usize src, usize size);
 IC0(call_new)
 void ic0_call_new(usize callee, usize callee_size, usize name, usize name_size, usize reply_fun,
@@ -359,6 +373,60 @@ static void run(const u8 *code, usize len) {
     case UC_TRAP: {
       blob b = pop();
       ic0_trap(A(b.p), b.n);
+      break;
+    }
+    case UC_COPY_RAW: {
+      usize size = (usize)pop_int(), off = (usize)pop_int(), dst = (usize)pop_int();
+      u64 which = pop_int();
+      switch (which) {
+      case UC_COPY_CALLER: ic0_msg_caller_copy(dst, off, size); break;
+      case UC_COPY_SELF: ic0_canister_self_copy(dst, off, size); break;
+      case UC_COPY_SUBNET: ic0_subnet_self_copy(dst, off, size); break;
+      case UC_COPY_ROOT_KEY: ic0_root_key_copy(dst, off, size); break;
+      case UC_COPY_DATA_CERTIFICATE: ic0_data_certificate_copy(dst, off, size); break;
+      default: FAIL("uc: bad COPY_RAW kind");
+      }
+      break;
+    }
+    case UC_ENV_VAR_COUNT: push_int(ic0_env_var_count()); break;
+    case UC_ENV_VAR_NAME: {
+      usize idx = (usize)pop_int();
+      usize n = ic0_env_var_name_size(idx);
+      ic0_env_var_name_copy(idx, A(push_new(n)), 0, n);
+      break;
+    }
+    case UC_ENV_VAR_VALUE: {
+      blob name = pop();
+      usize n = ic0_env_var_value_size(A(name.p), name.n);
+      ic0_env_var_value_copy(A(name.p), name.n, A(push_new(n)), 0, n);
+      break;
+    }
+    case UC_ENV_VAR_NAME_EXISTS: {
+      blob name = pop();
+      push_int(ic0_env_var_name_exists(A(name.p), name.n));
+      break;
+    }
+    case UC_COST_HTTP_REQUEST: {
+      u64 max_res = pop_int(), req = pop_int();
+      ic0_cost_http_request(req, max_res, A(push_new(16)));
+      break;
+    }
+    case UC_COST_SIGN: {
+      u32 curve = (u32)pop_int();
+      blob key = pop();
+      u64 kind = pop_int();
+      u8 *amount = push_new(16);
+      __builtin_memset(amount, 0, 16);
+      u32 r = kind == 0   ? ic0_cost_sign_with_ecdsa(A(key.p), key.n, curve, A(amount))
+              : kind == 1 ? ic0_cost_sign_with_schnorr(A(key.p), key.n, curve, A(amount))
+                          : ic0_cost_vetkd_derive_key(A(key.p), key.n, curve, A(amount));
+      push_int(r);
+      break;
+    }
+    case UC_MINT_CYCLES128: {
+      u64 hi, lo;
+      pop_u128(&hi, &lo);
+      ic0_mint_cycles128(hi, lo, A(push_new(16)));
       break;
     }
     case UC_DEBUG_PRINT_RAW: {
