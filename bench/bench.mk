@@ -87,7 +87,7 @@ $(BENCH_BUILD)/native/%: $(BENCH_CORPUS)/src/%.c $(BENCH_CORPUS)/src/bench.h \
 bench: $(BENCH_INTERP) $(BENCH_UNTRACKED) $(BENCH_NATIVE)
 	$(BENCH_PY) bench/run_bench.py --shared $(SHARED) --interp $(BENCH_INTERP) \
 	  --native-dir $(BENCH_BUILD)/native --runs $(BENCH_RUNS) --wabt --meter \
-	  --untracked-interp $(BENCH_UNTRACKED) \
+	  --untracked-interp $(BENCH_UNTRACKED) --callgrind \
 	  --build-info "$(BENCH_CC) $(BENCH_CFLAGS)" --log $(BENCH_BUILD)/bench.txt $(BENCH_FLAGS)
 	@# the memory layer's figures (bench/mem.mk), appended to the same log
 	$(if $(MEM_BENCH),$(MAKE) --no-print-directory bench-mem | tee -a $(BENCH_BUILD)/bench.txt)

@@ -243,6 +243,9 @@ def main():
                     help="also time the instrumented module (counter fused)")
     ap.add_argument("--untracked-interp", default="",
                     help="bench_interp built with -DICX_TRACK_DIRTY=0")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="also count executed machine instructions under valgrind's "
+                         "callgrind (small n): overheads free of timing noise and code layout")
     ap.add_argument("--wabt", action="store_true",
                     help="also time wabt's wasm-interp as a peer (reduced n)")
     ap.add_argument("--no-wabt", dest="wabt", action="store_false")
@@ -346,6 +349,7 @@ def main():
 
     if args.wabt:
         peer(b, args, bench_dir, wls, checks, runs)
+    cg = callgrind(b, args, bench_dir, wls, checks) if args.callgrind else None
 
     print()
     print("load average after: %.2f" % load_avg())
@@ -360,6 +364,11 @@ def main():
                       if r["unt_call"] > 0 and math.isfinite(r["call"])])
         print("dirty-tracking overhead (geomean over %s): %.1f%%" % (
             os.path.normpath(bench_dir), (ov - 1) * 100))
+    if cg:
+        for k, label in (("met", "metering"), ("unt", "dirty-tracking")):
+            if cg[k]:
+                print("%s overhead in executed instructions (callgrind, small n, geomean): %.1f%%"
+                      % (label, (geomean(cg[k]) - 1) * 100))
     if native:
         ok = [r for r in rows if math.isfinite(r["ratio"])]
         g = geomean([r["ratio"] for r in ok])
@@ -373,6 +382,44 @@ def main():
         print("checksums: %s (%d workloads, %s n)" % (
             "FAIL" if b.failures else "ok", len(rows), args.sizes))
     return 1 if b.failures else 0
+
+
+def callgrind_count(argv):
+    """Machine instructions executed by argv under callgrind (None on error)."""
+    vg = shutil.which("valgrind")
+    if not vg:
+        return None
+    p = subprocess.run([vg, "--tool=callgrind", "--callgrind-out-file=/dev/null"] + argv,
+                       capture_output=True, text=True)
+    m = re.search(r"Collected\s*:\s*(\d+)", p.stderr)
+    return int(m.group(1)) if p.returncode == 0 and m else None
+
+
+def callgrind(b, args, bench_dir, wls, checks):
+    """Instruction counts of plain, metered and untracked runs at small n:
+    the ratios metered/plain and plain/untracked per workload."""
+    print()
+    print("callgrind: machine instructions executed (whole process), small n")
+    hdr = "%-8s %8s  %14s  %14s  %14s" % ("workload", "n", "plain", "metered", "untracked")
+    print(hdr)
+    print("-" * len(hdr))
+    out = {"met": [], "unt": []}
+    for w in wls:
+        _, sn = sizes(bench_dir, w, checks)
+        wasm = os.path.join(bench_dir, "wasm", w + ".wasm")
+        plain = callgrind_count([args.interp, wasm, str(sn)])
+        met = callgrind_count([args.interp, "--meter", wasm, str(sn)]) if args.meter else None
+        unt = (callgrind_count([args.untracked_interp, wasm, str(sn)])
+               if args.untracked_interp else None)
+        if plain is None:
+            b.failures.append("callgrind %s: no count" % w)
+            continue
+        if met:
+            out["met"].append(met / plain)
+        if unt:
+            out["unt"].append(plain / unt)
+        print("%-8s %8d  %14s  %14s  %14s" % (w, sn, plain, met or "-", unt or "-"), flush=True)
+    return out
 
 
 def peer(b, args, bench_dir, wls, checks, runs):
