@@ -54,6 +54,8 @@ FUZZ_EXTRA_fuzz_candid := fuzz_util
 FUZZ_EXTRA_fuzz_principal := fuzz_util
 FUZZ_EXTRA_fuzz_instrument := fuzz_util
 FUZZ_EXTRA_fuzz_ckpt := fuzz_util
+FUZZ_EXTRA_fuzz_mgmt := fuzz_util
+FUZZ_EXTRA_fuzz_canister := fuzz_util
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 # replay binaries follow BUILD (build-san/ under SANITIZE=1)
@@ -93,6 +95,19 @@ $(FUZZ_ROBJ)/fuzz/%.o: fuzz/%.c
 	  -MMD -MP -c -o $@ $<
 
 -include $(wildcard $(FUZZ_OBJ)/*/*.d $(FUZZ_ROBJ)/*/*.d)
+
+# fuzz_canister embeds the universal test canister: $(BUILD)/canisters/uc.wasm
+# (rule in tests/canisters.mk, clang --target=wasm32) becomes a C array in
+# $(FUZZ_GEN)/uc_wasm.h, so the fuzz binaries need no file at run time.
+FUZZ_UC_WASM := $(or $(BUILD),build)/canisters/uc.wasm
+FUZZ_GEN := $(FUZZ_RBUILD)/gen
+$(FUZZ_GEN)/uc_wasm.h: $(FUZZ_UC_WASM) fuzz/fuzz.mk
+	@mkdir -p $(@D)
+	{ echo '/* generated from $< by fuzz/fuzz.mk */'; \
+	  echo 'static const unsigned char uc_wasm[] = {'; xxd -i < $<; echo '};'; } > $@.tmp
+	mv $@.tmp $@
+$(FUZZ_OBJ)/fuzz/fuzz_canister.o $(FUZZ_ROBJ)/fuzz/fuzz_canister.o: $(FUZZ_GEN)/uc_wasm.h
+$(FUZZ_OBJ)/fuzz/fuzz_canister.o $(FUZZ_ROBJ)/fuzz/fuzz_canister.o: FUZZ_CPPFLAGS += -I$(FUZZ_GEN)
 
 # one link rule per target: the libFuzzer binary and the replay binary
 define FUZZ_LINK_RULES

@@ -162,14 +162,49 @@ typedef void *(*icx_realloc_fn)(void *ud, void *ptr, size_t old_size, size_t new
 /* Engine options.  Zero every field, then set struct_size and
  * header_version (or copy ICX_ENGINE_OPTS_INIT, or call
  * icx_engine_opts_init).  A zero field means the default. */
+struct icx_principal;
+/* Sink for the ic0.debug_print output of canisters executed by rounds:
+ * the canister id and the message bytes (not NUL-terminated).  Called on
+ * the thread that runs icx_execute_round; it must not call into the
+ * library.  Output of a message that later traps is still printed. */
+typedef void (*icx_debug_print_fn)(void *ud, const struct icx_principal *canister,
+                                   const uint8_t *msg, size_t len);
+
 typedef struct icx_engine_opts {
   uint32_t struct_size;      /* sizeof(icx_engine_opts) */
   uint32_t header_version;   /* ICX_VERSION_NUMBER */
   icx_realloc_fn realloc_fn; /* NULL: the C library's realloc/free */
   void *realloc_ud;          /* passed to realloc_fn */
+  /* ---- subnet and round configuration (0.1.0+; used by icx_state_*,
+   * icx_execute_round; 0 = the default of the subnet type).  Defaults are
+   * the IC's (docs/round.md): application subnet of 13 nodes, 40e9
+   * instructions per message, 2e9 per slice, 300e9 per install_code (slice
+   * 2e9), 5e9 per query, 4e9 per round and core; system subnet: 50e9 per
+   * message, 1000e9 per install (slice 5e9), 7e9 per round, no fees. */
+  uint32_t subnet_type;      /* ICX_SUBNET_TYPE_* */
+  uint32_t subnet_size;      /* nodes of the subnet (fee scaling) */
+  uint64_t max_instructions_message;       /* update, response, heartbeat, timer */
+  uint64_t max_instructions_slice;         /* DTS slice of an update */
+  uint64_t max_instructions_install;       /* install_code in total */
+  uint64_t max_instructions_install_slice; /* DTS slice of install_code */
+  uint64_t max_instructions_query;         /* one query method */
+  uint64_t max_instructions_round;         /* R per scheduler core; >= both slices */
+  uint32_t threads;          /* worker threads (stored; this version runs rounds on the
+                                calling thread; results never depend on it) */
+  uint32_t scheduler_cores;  /* virtual scheduler cores: a protocol parameter (4) */
+  icx_debug_print_fn debug_print; /* NULL: debug output is dropped */
+  void *debug_print_ud;           /* passed to debug_print */
 } icx_engine_opts;
 
-#define ICX_ENGINE_OPTS_INIT {sizeof(icx_engine_opts), ICX_VERSION_NUMBER, 0, 0}
+#define ICX_ENGINE_OPTS_INIT                                                                    \
+  {sizeof(icx_engine_opts), ICX_VERSION_NUMBER, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+
+/* Subnet types (icx_engine_opts.subnet_type). */
+enum {
+  ICX_SUBNET_TYPE_APPLICATION = 0,
+  ICX_SUBNET_TYPE_SYSTEM = 1,
+  ICX_SUBNET_TYPE_VERIFIED_APPLICATION = 2
+};
 
 /* Fill *opts with the defaults of this header (struct_size, header_version,
  * zero elsewhere).  Ignores NULL.  [out: caller buffer] [thread: any] */
@@ -400,6 +435,269 @@ ICX_API ICX_NODISCARD icx_status icx_principal_self_authenticating(const uint8_t
 /* Order of two principals: bytes compared lexicographically, a proper
  * prefix first; -1, 0 or 1.  NULL sorts before everything.  */
 ICX_API int32_t icx_principal_compare(const icx_principal *a, const icx_principal *b);
+
+/* ==== subnet state and rounds ===============================================
+ * Replicated execution of one subnet (docs/round.md).  An icx_state holds
+ * the canisters, their queues and the management canister's pending work;
+ * an icx_batch holds one round's inputs; icx_execute_round executes the
+ * batch on the state and returns an icx_round_output.  States, batches and
+ * outputs belong to the engine that made them (icx_engine_free frees what
+ * is left) and are used one thread at a time with it [thread: engine].
+ * Equal states given equal batches give bit-identical outputs and state
+ * hashes, whatever the host, allocator or thread count.
+ *
+ * Amounts of cycles are 128-bit: two uint64_t, high and low half.  Canister
+ * ids and users are icx_principal values. */
+
+typedef struct icx_state icx_state;
+typedef struct icx_batch icx_batch;
+typedef struct icx_round_output icx_round_output;
+
+/* An ingress message id (32 bytes, see icx_batch_add_ingress). */
+typedef struct icx_message_id {
+  uint8_t bytes[32];
+} icx_message_id;
+
+/* Reject codes of the IC (icx_ingress_result.reject_code and xnet responses). */
+enum {
+  ICX_REJECT_CODE_NONE = 0,
+  ICX_REJECT_CODE_SYS_FATAL = 1,
+  ICX_REJECT_CODE_SYS_TRANSIENT = 2,
+  ICX_REJECT_CODE_DESTINATION_INVALID = 3,
+  ICX_REJECT_CODE_CANISTER_REJECT = 4,
+  ICX_REJECT_CODE_CANISTER_ERROR = 5,
+  ICX_REJECT_CODE_SYS_UNKNOWN = 6
+};
+
+/* ---- state ---- */
+
+/* A new, empty subnet state (no canisters, round 0) with the engine's
+ * subnet configuration.  Errors: ICX_EINVAL (out_state NULL), ICX_ENOMEM,
+ * ICX_EMISUSE.  [out: handle -> icx_state_free] [thread: engine] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_state_new(icx_engine *engine, icx_state **out_state);
+
+/* Free the state and its canisters.  NULL is a no-op.  [thread: engine] */
+ICX_API void icx_state_free(icx_state *state);
+
+/* The state hash: BLAKE2b-256 over everything replicated (canisters with
+ * their memories, queues, call contexts and balances, the management
+ * canister's pending work, scheduler priorities, round and time).  Equal
+ * hashes mean equal states.  Errors: ICX_EINVAL (out_hash NULL),
+ * ICX_EMISUSE.  [out: caller buffer] [thread: engine] */
+ICX_API ICX_NODISCARD icx_status icx_state_hash(const icx_state *state, uint8_t out_hash[32]);
+
+/* The number of the last round executed on the state (0 for a new one). */
+ICX_API uint64_t icx_state_round(const icx_state *state);
+
+/* The number of canisters on the state (0 for an invalid handle). */
+ICX_API uint64_t icx_state_canister_count(const icx_state *state);
+
+/* Checkpoint the state to directory dir (created if missing; incremental
+ * when dir holds the checkpoint this state was saved to or loaded from).
+ * As the IC does in a checkpoint round, every paused (DTS) execution is
+ * aborted first: its message goes back to the front of its canister's
+ * queue and runs again from the start in a later round, so the result is
+ * the same as without the checkpoint, only later.  This changes the state
+ * (and its hash) when something was paused.  Crash-safe: on failure dir
+ * still holds the previous checkpoint.  Errors: ICX_EIO, ICX_EINVAL (dir
+ * NULL), ICX_ENOMEM, ICX_EMISUSE.  [thread: engine] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_state_save(icx_state *state, const char *dir);
+
+/* Load the checkpoint in dir into a new state with the engine's
+ * configuration.  The loaded state hashes equal to the saved one.
+ * Errors: ICX_ENOTFOUND (no checkpoint), ICX_ECORRUPT (checksums or
+ * content do not match), ICX_EVERSION, ICX_EIO, ICX_EINVAL, ICX_ENOMEM,
+ * ICX_EMISUSE.  [out: handle -> icx_state_free] [thread: engine] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_state_load(icx_engine *engine, const char *dir,
+                                               icx_state **out_state);
+
+/* ---- batches ---- */
+
+/* A batch for round number `round` (must exceed the state's last round)
+ * at block time time_ns (must not be below the state's time), with the
+ * random-tape signature bytes random_sig[0..len) (the round's threshold
+ * signature; copied).  Errors: ICX_EINVAL (out_batch NULL, random_sig NULL
+ * with len > 0, len > 1024), ICX_ENOMEM, ICX_EMISUSE.
+ * [in: copy] [out: handle -> icx_batch_free] [thread: engine] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_batch_new(icx_engine *engine, uint64_t round,
+                                              uint64_t time_ns, const uint8_t *random_sig,
+                                              size_t len, icx_batch **out_batch);
+
+/* Free the batch.  NULL is a no-op.  [thread: engine] */
+ICX_API void icx_batch_free(icx_batch *batch);
+
+/* Mark the batch's round as a checkpoint round (checkpoint != 0): at its
+ * end every paused execution is aborted, as icx_state_save would.
+ * Errors: ICX_EMISUSE.  [thread: engine] */
+ICX_API ICX_NODISCARD icx_status icx_batch_set_checkpoint(icx_batch *batch, int32_t checkpoint);
+
+/* Add an ingress message: sender calls update (or query) method `method`
+ * (NUL-terminated, at most 20000 bytes) of canister with arg[0..len)
+ * (copied; at most 2 MiB).  canister may be the management canister
+ * (aaaaa-aa).  *out_id (may be NULL) receives its message id: SHA-256 of
+ * a domain-separated encoding of the round, the position in the batch,
+ * sender, canister, method and argument (unique per batch and round).
+ * Messages are inducted in the order added.  Errors: ICX_EINVAL (NULL
+ * sender/canister/method, arg NULL with len > 0, sizes), ICX_ELIMIT (1000
+ * messages or 4 MiB of payload in one batch), ICX_ENOMEM, ICX_EMISUSE.
+ * [in: copy] [out: caller buffer] [thread: engine] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_batch_add_ingress(icx_batch *batch,
+                                                      const icx_principal *sender,
+                                                      const icx_principal *canister,
+                                                      const char *method, const uint8_t *arg,
+                                                      size_t len, icx_message_id *out_id);
+
+/* The number of ingress messages in the batch (0 for an invalid handle). */
+ICX_API uint64_t icx_batch_ingress_count(const icx_batch *batch);
+
+/* ---- management canister helpers ----
+ * Each adds one ingress message to aaaaa-aa with a Candid argument built by
+ * the library; the answer arrives as that message's ingress result.
+ * Statuses as icx_batch_add_ingress. */
+
+/* Raw Candid to method `method` of aaaaa-aa (the same as
+ * icx_batch_add_ingress with the management canister). */
+ICX_API ICX_NODISCARD icx_status icx_batch_add_management(icx_batch *batch,
+                                                         const icx_principal *sender,
+                                                         const char *method,
+                                                         const uint8_t *candid, size_t len,
+                                                         icx_message_id *out_id);
+
+/* provisional_create_canister_with_cycles with amount = cycles and, if
+ * specified_id is not NULL, that canister id; the sender becomes the
+ * controller.  The reply is record { canister_id } (icx_reply_canister_id). */
+ICX_API ICX_NODISCARD icx_status icx_batch_add_create_canister(icx_batch *batch,
+                                                              const icx_principal *sender,
+                                                              uint64_t cycles_hi,
+                                                              uint64_t cycles_lo,
+                                                              const icx_principal *specified_id,
+                                                              icx_message_id *out_id);
+
+/* Install modes of icx_batch_add_install_code. */
+enum { ICX_MODE_INSTALL = 0, ICX_MODE_REINSTALL = 1, ICX_MODE_UPGRADE = 2 };
+
+/* install_code in mode (ICX_MODE_*) with the module wasm[0..wasm_len)
+ * (raw or gzip) and init/post_upgrade argument arg[0..arg_len).  Upgrades
+ * keep the defaults (pre_upgrade runs, Wasm memory replaced).  Errors also
+ * ICX_EINVAL for an unknown mode or wasm NULL. */
+ICX_API ICX_NODISCARD icx_status icx_batch_add_install_code(
+    icx_batch *batch, const icx_principal *sender, const icx_principal *canister, int32_t mode,
+    const uint8_t *wasm, size_t wasm_len, const uint8_t *arg, size_t arg_len,
+    icx_message_id *out_id);
+
+/* A method of aaaaa-aa whose argument is record { canister_id: principal }:
+ * "start_canister", "stop_canister", "delete_canister", "canister_status",
+ * "uninstall_code" (not checked here: aaaaa-aa answers an unknown method
+ * with a reject). */
+ICX_API ICX_NODISCARD icx_status icx_batch_add_canister_op(icx_batch *batch,
+                                                          const icx_principal *sender,
+                                                          const char *method,
+                                                          const icx_principal *canister,
+                                                          icx_message_id *out_id);
+
+/* Decode a Candid reply record { canister_id: principal } (the reply of
+ * canister creation).  Errors: ICX_EMALFORMED (not that Candid value),
+ * ICX_EINVAL (NULL arguments).  [thread: any] [alloc: yes, temporary] */
+ICX_API ICX_NODISCARD icx_status icx_reply_canister_id(const uint8_t *reply, size_t len,
+                                                      icx_principal *out);
+
+/* ---- rounds ---- */
+
+/* Execute one round (docs/round.md): the random tape from the batch's
+ * signature, postponed raw_rand answers, induction of the batch's ingress
+ * (destination must exist and run, queue capacity, induction fee charged
+ * to the canister; inspect_message is not run), the management canister's
+ * queue, canisters in the IC's deterministic priority order with their
+ * heartbeat and due global-timer tasks, same-subnet calls delivered within
+ * the round while instructions remain, long executions paused at slice
+ * boundaries and resumed in later rounds (at most 4 survive a round), then
+ * the state hash.  The batch is read, not changed (it may be executed on
+ * another state).  Errors: ICX_EINVAL (out_output NULL, round not above
+ * the state's, time before the state's), ICX_EMISUSE (handles of another
+ * engine), ICX_ENOMEM, ICX_EINTERNAL.  After ICX_ENOMEM or ICX_EINTERNAL
+ * the state has diverged: free it (or load a checkpoint).
+ * [out: handle -> icx_round_output_free] [thread: engine] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_execute_round(icx_engine *engine, icx_state *state,
+                                                  const icx_batch *batch,
+                                                  icx_round_output **out_output);
+
+/* Free a round output.  NULL is a no-op.  [thread: engine] */
+ICX_API void icx_round_output_free(icx_round_output *output);
+
+/* Ingress result statuses. */
+enum { ICX_INGRESS_REPLIED = 1, ICX_INGRESS_REJECTED = 2 };
+
+/* The final status of an ingress message, completed in this round.  The
+ * caller sets struct_size; data is a view valid until the output is freed. */
+typedef struct icx_ingress_result {
+  uint32_t struct_size;  /* sizeof(icx_ingress_result), set by the caller */
+  uint32_t status;       /* ICX_INGRESS_REPLIED or ICX_INGRESS_REJECTED */
+  icx_message_id id;
+  uint32_t reject_code;  /* ICX_REJECT_CODE_*; 0 when replied */
+  uint32_t error_code;   /* the IC's error code number (503 for IC0503; 406 for an
+                            explicit canister reject); 0 when replied */
+  const uint8_t *data;   /* the reply bytes, or the reject message (UTF-8) */
+  size_t len;
+} icx_ingress_result;
+
+/* Kinds of icx_xnet_message. */
+enum { ICX_XNET_REQUEST = 1, ICX_XNET_RESPONSE = 2 };
+
+/* A message for a canister on another subnet.  Views valid until the
+ * output is freed. */
+typedef struct icx_xnet_message {
+  uint32_t struct_size;  /* sizeof(icx_xnet_message), set by the caller */
+  uint32_t kind;         /* ICX_XNET_* */
+  icx_principal src, dst;
+  const char *method;    /* request: NUL-terminated method name; response: "" */
+  const uint8_t *data;   /* argument, reply, or reject message */
+  size_t len;
+  uint64_t cycles_hi, cycles_lo; /* request: attached; response: refunded */
+  uint64_t callback;     /* request: the sender's callback id; response: the id answered */
+  uint32_t reject_code;  /* response: ICX_REJECT_CODE_* (0 = reply) */
+  uint32_t reserved;
+  uint64_t deadline_ns;  /* bounded-wait deadline, 0 for guaranteed response */
+} icx_xnet_message;
+
+/* What one canister used in the round. */
+typedef struct icx_canister_round_stats {
+  uint32_t struct_size;  /* sizeof(icx_canister_round_stats), set by the caller */
+  uint32_t executions;   /* message executions started or resumed */
+  icx_principal canister;
+  uint64_t instructions; /* executed in this round */
+  uint64_t cycles_hi, cycles_lo; /* execution fees kept + ingress induction fees */
+} icx_canister_round_stats;
+
+/* Counts of the output's lists (0 for an invalid handle).  [thread: engine] */
+ICX_API uint64_t icx_round_output_ingress_count(const icx_round_output *output);
+ICX_API uint64_t icx_round_output_xnet_count(const icx_round_output *output);
+ICX_API uint64_t icx_round_output_canister_count(const icx_round_output *output);
+
+/* Item index of a list: ingress results in completion order, xnet messages
+ * in production order, canister figures in canister-id order (canisters
+ * that executed or paid an induction fee).  The library writes only the
+ * first struct_size bytes.  Errors: ICX_EINVAL (out NULL, struct_size too
+ * small, index >= count), ICX_EMISUSE.  [out: caller buffer + views]
+ * [thread: engine] [alloc: no] */
+ICX_API ICX_NODISCARD icx_status icx_round_output_ingress(const icx_round_output *output,
+                                                         uint64_t index,
+                                                         icx_ingress_result *out);
+ICX_API ICX_NODISCARD icx_status icx_round_output_xnet(const icx_round_output *output,
+                                                      uint64_t index, icx_xnet_message *out);
+ICX_API ICX_NODISCARD icx_status icx_round_output_canister(const icx_round_output *output,
+                                                          uint64_t index,
+                                                          icx_canister_round_stats *out);
+/* The result of ingress message *id if it completed in this round.
+ * Errors: ICX_ENOTFOUND, ICX_EINVAL, ICX_EMISUSE. */
+ICX_API ICX_NODISCARD icx_status icx_round_output_find_ingress(const icx_round_output *output,
+                                                              const icx_message_id *id,
+                                                              icx_ingress_result *out);
+/* Instructions executed in the round (all canisters). */
+ICX_API uint64_t icx_round_output_instructions(const icx_round_output *output);
+/* The state hash at the end of the round (= icx_state_hash then).
+ * Errors: ICX_EINVAL (out_hash NULL), ICX_EMISUSE. */
+ICX_API ICX_NODISCARD icx_status icx_round_output_state_hash(const icx_round_output *output,
+                                                            uint8_t out_hash[32]);
 
 #ifdef __cplusplus
 }

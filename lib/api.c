@@ -161,6 +161,11 @@ icx_status icx_engine_new(const icx_engine_opts *opts, icx_engine **out_engine) 
   e->magic = ICX_MAGIC_ENGINE;
   e->alloc = a;
   icxErr_clear(&e->err);
+  if (icxApi_engine_config(e, &o) != ICX_OK) {
+    e->magic = ICX_MAGIC_DEAD;
+    icxCore_free(&a, e, sizeof *e);
+    return ICX_EINVAL;
+  }
   *out_engine = e;
   return ICX_OK;
 }
@@ -171,6 +176,7 @@ static void instance_destroy(icx_instance *inst);
 /* Free the engine and everything made with it. */
 void icx_engine_free(icx_engine *engine) {
   if (!icxApi_engine_ok(engine)) return;
+  icxApi_engine_free_rounds(engine);
   while (engine->instances) instance_destroy(engine->instances);
   while (engine->modules) {
     icx_module *m = engine->modules;

@@ -12,7 +12,9 @@
 #ifndef ICX_API_H
 #define ICX_API_H
 
+#include "ckpt.h"
 #include "core.h"
+#include "round.h"
 #include "rt.h"
 
 /* Handle magics: ASCII "ICXE", "ICXM", "ICXI"; freed handles get DEAD. */
@@ -20,6 +22,10 @@
 #define ICX_MAGIC_MODULE 0x4d584349u
 #define ICX_MAGIC_INSTANCE 0x49584349u
 #define ICX_MAGIC_DEAD 0x44414544u
+/* "ICXS", "ICXB", "ICXO": states, batches, round outputs (api_state.c). */
+#define ICX_MAGIC_STATE 0x53584349u
+#define ICX_MAGIC_BATCH 0x42584349u
+#define ICX_MAGIC_OUTPUT 0x4f584349u
 
 struct icx_engine {
   uint32_t magic;
@@ -27,7 +33,57 @@ struct icx_engine {
   icxErr err;              /* the error of the most recent failed call */
   icx_module *modules;     /* live module objects (handle live or held) */
   icx_instance *instances; /* live instances */
+  /* Subnet and round configuration (icx_engine_opts, api_state.c). */
+  icxRtConfig rtcfg;
+  icxRoundLimits limits;
+  uint32_t threads;
+  icx_state *states;          /* live states */
+  icx_batch *batches;         /* live batches */
+  icx_round_output *outputs;  /* live round outputs */
 };
+
+/* A subnet state: the replicated icxState plus the scheduler's state. */
+struct icx_state {
+  uint32_t magic;
+  icx_engine *engine;
+  icxState *st;
+  icxSched sched;
+  icxCkpt *ckpt;              /* the checkpoint handle of the last save/load, or NULL */
+  char *ckpt_dir;             /* its directory (NUL-terminated, engine allocator) */
+  icx_state *prev, *next;
+};
+
+/* One round's inputs. */
+struct icx_batch {
+  uint32_t magic;
+  uint8_t checkpoint;
+  icx_engine *engine;
+  uint64_t round, time_ns;
+  uint8_t *sig;
+  size_t sig_len;
+  icxMsgList ingress;         /* kind INGRESS, in the order added */
+  uint64_t payload;           /* bytes of method names and arguments */
+  icx_batch *prev, *next;
+};
+
+/* What a round produced. */
+struct icx_round_output {
+  uint32_t magic;
+  icx_engine *engine;
+  icxMsgList ingress;         /* ingress results (RESPONSE, to_ingress) */
+  icxMsgList xnet;            /* messages for other subnets */
+  icxRoundStats stats;
+  uint8_t hash[32];
+  icx_round_output *prev, *next;
+};
+
+/* Read the subnet/round fields of opts (icx_engine_new).  ICX_EINVAL with
+ * a message in e->err for an inconsistent configuration. */
+ICX_INTERNAL icx_status icxApi_engine_config(icx_engine *e, const icx_engine_opts *opts);
+/* A public state object around st (taken, freed on failure).  ICX_ENOMEM. */
+ICX_INTERNAL icx_status icxApi_state_wrap(icx_engine *e, icxState *st, icx_state **out);
+/* Free every state, batch and output of the engine (icx_engine_free). */
+ICX_INTERNAL void icxApi_engine_free_rounds(icx_engine *e);
 
 struct icx_module {
   uint32_t magic; /* ICX_MAGIC_MODULE while the handle is live */

@@ -990,7 +990,7 @@ icx_status icxCandid_decode(const icxAllocator *a, const uint8_t *data, size_t l
   Dec d;
   memset(&d, 0, sizeof d);
   d.start = d.p = data;
-  d.end = data + len;
+  d.end = data ? data + len : data; /* NULL + 0 is undefined */
   d.err = err;
   d.et = expected;
   d.max_depth = lim && lim->max_depth ? lim->max_depth : DEF_MAX_DEPTH;

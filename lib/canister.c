@@ -187,7 +187,7 @@ oom:
 }
 
 /* Drop the live execution objects (store, instance, exec). */
-static void drop_runtime(icxCanister *c) {
+void icxCanister_drop_runtime(icxCanister *c) {
   icxExec_free(c->x);
   icxStore_free(c->store);
   c->x = NULL;
@@ -204,7 +204,7 @@ void icxCanister_free(icxCanister *c) {
     icxCanister_abort(c, &m, &has);
     if (has) icxMsg_free(&a, &m);
   }
-  drop_runtime(c);
+  icxCanister_drop_runtime(c);
   icxCode_unref(c->code);
   icxPm_unref(c->heap_map);
   icxStable_free(c->stable);
@@ -322,8 +322,8 @@ void icxCanister_rollback_memory(icxCanister *c) {
 
 /* Commit m's dirty pages over *base (replacing it), the stable memory and
  * the globals of inst into c; all or nothing. */
-static icx_status commit_into(icxCanister *c, icxInstance *inst, icxPageMap **base,
-                              icxErr *err) {
+icx_status icxCanister_commit_into(icxCanister *c, icxInstance *inst, icxPageMap **base,
+                                  icxErr *err) {
   icxMemInst *m = inst ? icxInstance_memory(inst) : NULL;
   icxPageMap *old_st = icxPm_ref(icxStable_map(c->stable));
   icx_status rc = icxStable_commit(c->stable, err);
@@ -361,7 +361,7 @@ static icx_status commit_into(icxCanister *c, icxInstance *inst, icxPageMap **ba
 }
 
 icx_status icxCanister_commit_memory(icxCanister *c, icxErr *err) {
-  return commit_into(c, c->inst, &c->heap_map, err);
+  return icxCanister_commit_into(c, c->inst, &c->heap_map, err);
 }
 
 /* ---- executions --------------------------------------------------------------------- */
@@ -404,13 +404,8 @@ void icxExecution_free(icxExecution *e) {
 
 /* ---- instantiation ------------------------------------------------------------------ */
 
-typedef struct Runtime {
-  icxStore *store;
-  icxInstance *inst;
-  icxExec *x;
-} Runtime;
-
-static void runtime_free(Runtime *r) {
+/* Free the runtime's objects and zero it. */
+void icxRuntime_free(icxRuntime *r) {
   icxExec_free(r->x);
   icxStore_free(r->store);
   memset(r, 0, sizeof *r);
@@ -419,8 +414,8 @@ static void runtime_free(Runtime *r) {
 /* Instantiate code with every ic0 import linked to its host function.
  * A trap at instantiation (element segment out of bounds) is reported in
  * *trap with ICX_OK. */
-static icx_status runtime_new(icxCanister *c, icxCode *code, Runtime *r, icxTrap *trap,
-                              icxErr *err) {
+icx_status icxRuntime_new(icxCanister *c, icxCode *code, icxRuntime *r, icxTrap *trap,
+                          icxErr *err) {
   memset(r, 0, sizeof *r);
   *trap = ICX_TRAP_NONE;
   const icxModule *m = icxRt_compiled_module(code->compiled);
@@ -465,269 +460,14 @@ static icx_status runtime_new(icxCanister *c, icxCode *code, Runtime *r, icxTrap
   rc = icxRt_instantiate(r->store, code->compiled, r->x, imp, m->nimports, &r->inst, trap, err);
 done:
   icxCore_free(&c->alloc, imp, ((size_t)m->nimports + 1) * sizeof *imp);
-  if (rc != ICX_OK || *trap != ICX_TRAP_NONE) runtime_free(r);
+  if (rc != ICX_OK || *trap != ICX_TRAP_NONE) icxRuntime_free(r);
   return rc;
 }
 
 /* The function instance of entry point kind (NULL if not exported). */
-static icxFuncInst *entry_func(icxInstance *inst, const icxCode *code, uint8_t kind) {
+icxFuncInst *icxCanister_entry_func(icxInstance *inst, const icxCode *code, uint8_t kind) {
   uint32_t idx = icxCode_entry(code, kind, NULL, 0);
   return idx == UINT32_MAX ? NULL : inst->funcs[idx];
-}
-
-/* ---- install / reinstall / upgrade ----------------------------------------------- */
-
-static void install_error(icxExecOutcome *out, uint16_t code, const char *fmt, ...)
-    ICX_PRINTF(3, 4);
-static void install_error(icxExecOutcome *out, uint16_t code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(out->error, sizeof out->error, fmt, ap);
-  va_end(ap);
-  out->error_code = code;
-  out->trapped = 1;
-}
-
-/* Run one install phase (api) of f; 1 on success, 0 on failure (e->fail
- * set), -1 on a host error. */
-static int install_phase(icxExecution *e, icxExec *x, uint8_t api, icxFuncInst *f, int has_arg) {
-  if (!f) return 1;
-  e->api = api;
-  e->wasm_mem_limit = api == ICX_API_PRE_UPGRADE ? 0 : u128_sat64(e->c->settings.wasm_memory_limit);
-  icxExecution_start_slice(e, x, 0);
-  int st = icxExecution_run(e, x, f, 0, 0);
-  (void)has_arg;
-  if (st == ICX_STEP_DONE) return 1;
-  if (st == ICX_STEP_FAIL) return 0;
-  return -1;
-}
-
-/* Upgrade with `keep`: the kept memory is the one pre_upgrade left behind,
- * i.e. the committed map (already loaded into m) plus the old instance's
- * uncommitted (dirty) pages and size.  They are copied into m and marked
- * dirty there, so the commit after post_upgrade stores them, while the old
- * memory keeps its dirty set for a rollback if the upgrade fails.
- * ICX_EINVAL if the old memory is larger than the new module allows. */
-static icx_status carry_dirty(icxCanister *c, icxMemInst *m, const icxMemInst *om, icxErr *err) {
-  if (!om || om->ndirty == 0) return ICX_OK;
-  if (om->size > m->size) {
-    uint64_t g = icxMem_grow(m, &c->alloc, (om->size - m->size) / 65536);
-    if (g == ICX_GROW_OOM) return icxErr_set(err, ICX_ENOMEM, "out of memory (kept memory)");
-    if (g == ICX_GROW_LIMIT)
-      return icxErr_set(err, ICX_EINVAL, "the kept Wasm memory does not fit the new module");
-  }
-  for (uint64_t k = 0; k < om->ndirty; k++) {
-    uint64_t off = (uint64_t)om->dlist[k] << ICX_OS_PAGE_SHIFT;
-    if (off >= om->size || off >= m->size) continue;
-    icxMemInst_touch(m, off, ICX_OS_PAGE_SIZE);
-    memcpy(m->data + off, om->data + off, ICX_OS_PAGE_SIZE);
-  }
-  return ICX_OK;
-}
-
-/* Write the active data segments into a fresh heap (marking the pages). */
-static void write_data(const icxCode *code, icxMemInst *m) {
-  for (uint32_t i = 0; i < code->instr.ndata; i++) {
-    const icxInstrData *d = &code->instr.data[i];
-    if (!m || !d->len || d->offset > m->size || d->len > m->size - d->offset) continue;
-    memcpy(m->data + d->offset, d->bytes, d->len);
-    icxMemInst_touch(m, d->offset, d->len);
-  }
-}
-
-static icx_status install_checks(icxCanister *c, const icxInstallArgs *args,
-                                 icxExecOutcome *out) {
-  char id[80];
-  icxCanister_id_text(c, id, sizeof id);
-  if (args->mode == ICX_INSTALL_MODE_INSTALL && c->code) {
-    install_error(out, 538,
-                  "Canister %s cannot be installed because the canister is not empty. Try "
-                  "installing with mode='reinstall' instead.",
-                  id);
-    return ICX_OK;
-  }
-  if (args->mode == ICX_INSTALL_MODE_UPGRADE && !c->code) {
-    install_error(out, 537,
-                  "Attempt to execute a message on canister %s which contains no Wasm module", id);
-    return ICX_OK;
-  }
-  if (args->mode == ICX_INSTALL_MODE_UPGRADE) {
-    if (args->wasm_memory_persistence == ICX_WASM_MEMORY_KEEP && !args->code->eop)
-      install_error(out, 504,
-                    "Invalid upgrade option: The `wasm_memory_persistence: opt Keep` upgrade "
-                    "option requires that the new canister module supports enhanced "
-                    "orthogonal persistence.");
-    else if (args->wasm_memory_persistence == ICX_WASM_MEMORY_UNSET && c->code->eop)
-      install_error(out, 504,
-                    "Missing upgrade option: Enhanced orthogonal persistence requires the "
-                    "`wasm_memory_persistence` upgrade option.");
-  }
-  return ICX_OK;
-}
-
-icx_status icxCanister_install(icxCanister *c, const icxExecEnv *env, const icxInstallArgs *args,
-                               icxExecOutcome *out, icxErr *err) {
-  memset(out, 0, sizeof *out);
-  out->done = 1;
-  if (c->paused) return icxErr_set(err, ICX_ESTATE, "the canister has a paused execution");
-  if (!args || !args->code) return icxErr_set(err, ICX_EINVAL, "install: no code");
-  (void)install_checks(c, args, out);
-  if (out->error_code) return ICX_OK;
-  const icxRtConfig *cfg = env->cfg;
-  int upgrade = args->mode == ICX_INSTALL_MODE_UPGRADE;
-  int keep = upgrade && args->wasm_memory_persistence == ICX_WASM_MEMORY_KEEP;
-  icxWasmMode mode = args->code->mem64 ? ICX_WASM64 : ICX_WASM32;
-  uint64_t limit = cfg->max_instructions_install;
-  icxU128 prepay = icxCycles_execution_cost(&cfg->fees, cfg->subnet_size, limit, mode);
-  icxU128 threshold = icxCanister_threshold(c, cfg);
-  if (!icxCycles_can_withdraw(c->balance, threshold, prepay)) {
-    char id[80], need[ICX_U128_DEC_MAX];
-    icxCanister_id_text(c, id, sizeof id);
-    icxU128_to_dec(icxU128_sub_sat(icxU128_add_sat(threshold, prepay), c->balance), need,
-                   sizeof need);
-    install_error(out, 207,
-                  "Canister %s is out of cycles: please top up the canister with at least %s "
-                  "additional cycles",
-                  id, need);
-    return ICX_OK;
-  }
-  icxExecution *e = icxExecution_new(c, env, ICX_EXEC_UPDATE);
-  if (!e) return icxErr_set(err, ICX_ENOMEM, "out of memory (install)");
-  e->mem64 = args->code->mem64;
-  e->mode = mode;
-  e->limit = limit;
-  e->used = args->code->instr.compile_cost * ICX_COST_COMPILE_PER_INSTRUCTION;
-  e->caller = args->caller;
-  e->arg = args->arg;
-  e->arg_len = args->arg_len;
-  e->balance = e->balance_start = icxU128_sub_sat(c->balance, prepay);
-  e->threshold = threshold;
-  if (!upgrade) e->certified_len = 0;
-  icx_status rc = ICX_OK;
-  int ok = 1;
-  icxFuncInst *f;
-
-  /* 1. pre_upgrade on the old instance */
-  icxStable_set_limits(c->stable, cfg->stable_access_pages_install, cfg->stable_write_pages_install);
-  if (upgrade && !args->skip_pre_upgrade && c->inst) {
-    f = entry_func(c->inst, c->code, ICX_EP_PRE_UPGRADE);
-    ok = install_phase(e, c->x, ICX_API_PRE_UPGRADE, f, 0);
-  }
-  /* 2. the new instance, stable memory and heap */
-  Runtime r = {0};
-  icxStable *old_stable = c->stable, *new_stable = NULL;
-  icxPageMap *base = NULL;
-  if (ok == 1) {
-    icxTrap trap;
-    rc = runtime_new(c, args->code, &r, &trap, err);
-    if (rc != ICX_OK) ok = -1;
-    else if (trap != ICX_TRAP_NONE) {
-      ok = 0;
-      e->fail = ICX_FAIL_WASM;
-      snprintf(e->err, sizeof e->err, "%s", trap == ICX_TRAP_TABLE_OOB ? "table out of bounds"
-                                                                        : "heap out of bounds");
-    }
-  }
-  if (ok == 1 && !upgrade) {
-    rc = icxStable_new(c->pm, NULL, cfg->max_stable_bytes, &new_stable, err);
-    if (rc != ICX_OK) ok = -1;
-    else {
-      icxStable_set_limits(new_stable, cfg->stable_access_pages_install,
-                           cfg->stable_write_pages_install);
-      c->stable = new_stable;
-    }
-  }
-  if (ok == 1) {
-    icxMemInst *m = icxInstance_memory(r.inst);
-    if (keep) {
-      base = icxPm_ref(c->heap_map);
-      icxMemInst *om = c->inst ? icxInstance_memory(c->inst) : NULL;
-      if (m && (icxHeap_load(m, base, err) != ICX_OK || carry_dirty(c, m, om, err) != ICX_OK)) {
-        rc = err ? err->status : ICX_EINVAL;
-        if (rc == ICX_EINVAL) {
-          ok = 0;
-          e->fail = ICX_FAIL_RAW;
-          e->err_code = 504;
-          snprintf(e->err, sizeof e->err, "the kept Wasm memory does not fit the new module");
-          rc = ICX_OK;
-        } else
-          ok = -1;
-      }
-    } else {
-      base = icxPm_new(c->pm, 0, err);
-      if (!base) {
-        rc = ICX_ENOMEM;
-        ok = -1;
-      } else
-        write_data(args->code, m);
-    }
-  }
-  /* 3. start, then init / post_upgrade, on the new instance */
-  e->timer = 0; /* install and upgrade deactivate the timer */
-  e->version = c->version + 1;
-  if (ok == 1) {
-    c->cur = NULL;
-    ok = install_phase(e, r.x, ICX_API_START, entry_func(r.inst, args->code, ICX_EP_START), 0);
-  }
-  if (ok == 1) {
-    e->arg = args->arg;
-    e->arg_len = args->arg_len;
-    f = entry_func(r.inst, args->code, upgrade ? ICX_EP_POST_UPGRADE : ICX_EP_INIT);
-    ok = install_phase(e, r.x, ICX_API_INIT, f, 0);
-  }
-  /* 4. commit or restore */
-  if (ok == 1) {
-    rc = commit_into(c, r.inst, &base, err);
-    if (rc != ICX_OK) ok = -1;
-  }
-  uint64_t used = e->used < limit ? e->used : limit;
-  if (ok != 1) {
-    if (r.store) runtime_free(&r);
-    if (new_stable) icxStable_free(new_stable);
-    c->stable = old_stable;
-    icxCanister_rollback_memory(c); /* pre_upgrade's changes */
-    icxPm_unref(base);
-    if (ok < 0) {
-      icxExecution_free(e);
-      return rc != ICX_OK ? rc : icxErr_set(err, ICX_ENOMEM, "out of memory (install)");
-    }
-    icxExecution_error(e, &out->error_code, out->error, sizeof out->error);
-    out->trapped = 1;
-    icxU128 refund = icxCycles_execution_refund(&cfg->fees, cfg->subnet_size, limit - used,
-                                                mode, prepay);
-    c->balance = icxU128_add_sat(icxU128_sub_sat(c->balance, prepay), refund);
-    out->cycles_charged = icxU128_sub_sat(prepay, refund);
-    out->instructions = used;
-    icxExecution_free(e);
-    return ICX_OK;
-  }
-  /* success: the new runtime replaces the old */
-  drop_runtime(c);
-  c->store = r.store;
-  c->inst = r.inst;
-  c->x = r.x;
-  icxPm_unref(c->heap_map);
-  c->heap_map = base;
-  if (new_stable) icxStable_free(old_stable);
-  icxCode_unref(c->code);
-  c->code = icxCode_ref(args->code);
-  memcpy(c->certified, e->certified, sizeof c->certified);
-  c->certified_len = e->certified_len;
-  c->global_timer = e->timer;
-  c->version++;
-  icxU128 refund =
-      icxCycles_execution_refund(&cfg->fees, cfg->subnet_size, limit - used, mode, prepay);
-  c->balance = icxU128_sub_sat(c->balance, prepay);
-  if (icxU128_lt(e->balance_start, e->balance))
-    c->balance = icxU128_add_sat(c->balance, icxU128_sub_sat(e->balance, e->balance_start));
-  else
-    c->balance = icxU128_sub_sat(c->balance, icxU128_sub_sat(e->balance_start, e->balance));
-  c->balance = icxU128_add_sat(c->balance, refund);
-  out->cycles_charged = icxU128_sub_sat(prepay, refund);
-  out->instructions = used;
-  c->instructions_total += used;
-  icxExecution_free(e);
-  return ICX_OK;
 }
 
 /* ---- uninstall --------------------------------------------------------------------------- */
@@ -833,7 +573,7 @@ icx_status icxCanister_uninstall(icxCanister *c, icxExecOutcome *out, icxErr *er
   }
   for (uint32_t i = c->nctxs; i-- > 0;)
     if (!icxCanister_ctx_has_callbacks(c, c->ctxs[i].id)) icxCanister_ctx_remove(c, i);
-  drop_runtime(c);
+  icxCanister_drop_runtime(c);
   icxCode_unref(c->code);
   c->code = NULL;
   icxPm_unref(c->heap_map);

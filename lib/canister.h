@@ -199,6 +199,10 @@ struct icxCanister {
   uint32_t nlog, caplog;
   uint64_t log_bytes, next_log_idx;
 
+  /* Resource charging (icxState_charge_resources): batch time of the last
+   * charge for memory and compute allocation (0: not charged yet). */
+  uint64_t last_charge_ns;
+
   /* statistics */
   uint64_t instructions_total;
 };
@@ -220,7 +224,8 @@ enum {
   ICX_EXEC_HEARTBEAT,         /* T */
   ICX_EXEC_GLOBAL_TIMER,      /* T */
   ICX_EXEC_LOW_MEMORY,        /* T */
-  ICX_EXEC_INSPECT            /* F */
+  ICX_EXEC_INSPECT,           /* F */
+  ICX_EXEC_INSTALL            /* install / reinstall / upgrade (icxCanister_install only) */
 };
 
 /* Capacity of an error text (longer texts are cut). */
@@ -291,7 +296,15 @@ typedef struct icxInstallArgs {
 
 /* install / reinstall / upgrade as section 6.2: atomic (any trap or error
  * restores the previous canister exactly), sliced like an update under the
- * install limits.  On failure out->error_code/error say why (IC0502 ...). */
+ * install limits (max_instructions_install in total, env->slice per slice;
+ * 0 = unsliced).  out->done == 0: paused between slices -- continue with
+ * icxCanister_resume (its outcome is the install's) or drop it with
+ * icxCanister_abort (the canister is then exactly as before this call, the
+ * prepayment returned; no message is handed back).  While paused the
+ * canister shows its previous state (code, memories, version) with the
+ * install prepayment withdrawn and `paused` set; args->code and args->arg
+ * need not outlive this call.  The final outcome and state equal those of
+ * an unsliced run.  On failure out->error_code/error say why (IC0502 ...). */
 ICX_INTERNAL icx_status icxCanister_install(icxCanister *c, const icxExecEnv *env,
                                             const icxInstallArgs *args, icxExecOutcome *out,
                                             icxErr *err);

@@ -56,7 +56,11 @@ int icxExecution_run(icxExecution *e, icxExec *x, icxFuncInst *f, int has_arg, u
   icxRun r = f ? icxExec_call(x, f, &arg, has_arg ? 1u : 0u) : icxExec_resume(x);
   c->cur = NULL;
   int64_t fuel = icxExec_fuel(x);
-  if (e->slice_fuel > fuel) e->used += (uint64_t)(e->slice_fuel - fuel);
+  if (e->slice_fuel > fuel) { /* a System API charge saturates the counter at INT64_MIN:
+                                * the difference can exceed INT64_MAX, so take it unsigned */
+    uint64_t d = (uint64_t)e->slice_fuel - (uint64_t)fuel;
+    e->used = d > UINT64_MAX - e->used ? UINT64_MAX : e->used + d;
+  }
   e->slice_fuel = fuel;
   switch (r) {
   case ICX_RUN_DONE: return ICX_STEP_DONE;
@@ -841,6 +845,7 @@ icx_status icxCanister_resume(icxCanister *c, const icxExecEnv *env, icxExecOutc
   e->root_key_len = env->root_key_len;
   e->certificate = env->certificate;
   e->certificate_len = env->certificate_len;
+  if (e->kind == ICX_EXEC_INSTALL) return icxInstall_resume(c, e, env, out, err);
   icxExecution_start_slice(e, c->x, env->slice);
   int step = icxExecution_run(e, c->x, NULL, 0, 0);
   return finish_step(c, e, step, out, err);
@@ -851,6 +856,10 @@ void icxCanister_abort(icxCanister *c, icxMsg *msg, int *has_msg) {
   icxExecution *e = c->paused;
   if (!e) return;
   c->paused = NULL;
+  if (e->kind == ICX_EXEC_INSTALL) {
+    icxInstall_abort(c, e);
+    return;
+  }
   if (c->x) icxExec_reset(c->x);
   icxCanister_rollback_memory(c);
   if (e->kind != ICX_EXEC_RESPONSE) c->balance = icxU128_add_sat(c->balance, e->prepaid);

@@ -251,8 +251,10 @@ static icx_status h_install_code(icxState *st, const icxMsg *m, Res *r, icxErr *
   icxExecOutcome out;
   memset(&out, 0, sizeof out);
   rc = icxCanister_install(c, &env, &ia, &out, &e);
-  /* install_code runs to completion here, slice after slice (DTS for
-   * install across rounds is not modelled yet: docs/management.md). */
+  /* install_code runs to completion here, slice after slice: the
+   * canister-level install is sliceable (icxCanister_install pauses with
+   * out.done == 0), but pausing across rounds needs the scheduler, which
+   * will call icxCanister_install / icxCanister_resume itself. */
   while (rc == ICX_OK && !out.done) {
     icxExecOutcome more;
     memset(&more, 0, sizeof more);
@@ -271,6 +273,8 @@ static icx_status h_install_code(icxState *st, const icxMsg *m, Res *r, icxErr *
     out = more;
   }
   icxCode_unref(code); /* the canister holds its own reference on success */
+  if (rc == ICX_OK) /* the install's execution fee (prepay minus refund) is gone */
+    st->burned = icxU128_add_sat(st->burned, out.cycles_charged);
   if (rc == ICX_ENOMEM) {
     icxExecOutcome_free(&st->alloc, &out);
     return icxErr_set(err, rc, "%s", e.msg);

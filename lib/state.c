@@ -293,6 +293,7 @@ icx_status icxState_create_canister(icxState *st, const icx_principal *specified
   }
   if (settings) icxState_apply_settings(c, settings);
   c->balance = cycles;
+  c->last_charge_ns = st->time_ns;
   uint32_t at = lower_bound(st, &id);
   memmove(&st->can[at + 1], &st->can[at], (size_t)(st->ncan - at) * sizeof *st->can);
   st->can[at] = c;
@@ -598,8 +599,11 @@ icx_status icxState_run_mgmt(icxState *st, icxErr *err) {
     if (rc) break;
   }
   /* drop what was taken, keep the rest in order */
-  memmove(st->mgmt_in.v, st->mgmt_in.v + head, (size_t)(st->mgmt_in.n - head) * sizeof *st->mgmt_in.v);
-  st->mgmt_in.n -= head;
+  if (head) { /* (the queue array may be NULL when nothing was ever queued) */
+    memmove(st->mgmt_in.v, st->mgmt_in.v + head,
+            (size_t)(st->mgmt_in.n - head) * sizeof *st->mgmt_in.v);
+    st->mgmt_in.n -= head;
+  }
   if (rc) return rc;
   return icxState_process_stopping(st, err);
 }
@@ -628,6 +632,66 @@ icxU128 icxState_cycles_total(const icxState *st) {
   for (uint32_t i = 0; i < st->nrr; i++) s = icxU128_add_sat(s, st->rr[i].cycles);
   for (uint32_t i = 0; i < st->nstops; i++) s = icxU128_add_sat(s, st->stops[i].cycles);
   return s;
+}
+
+/* ---- resource charging ------------------------------------------------------------------- */
+
+/* What c owes for `secs` seconds of memory, base fee and compute allocation. */
+static icxU128 resource_cost(const icxState *st, const icxCanister *c, uint64_t secs) {
+  const icxFeeConfig *f = &st->cfg.fees;
+  uint32_t n = st->cfg.subnet_size;
+  uint64_t alloc = icxU128_to_u64_sat(c->settings.memory_allocation);
+  uint64_t usage = icxCanister_memory_usage(c);
+  uint64_t bytes = alloc > usage ? alloc : usage;
+  uint64_t pct = icxU128_to_u64_sat(c->settings.compute_allocation);
+  icxU128 cost = icxCycles_memory_cost(f, n, bytes, secs);
+  cost = icxU128_add_sat(cost, icxCycles_base_cost(f, n, bytes, secs));
+  return icxU128_add_sat(cost, icxCycles_compute_allocation_cost(f, n, pct, secs));
+}
+
+/* Deallocate a canister that cannot pay (reference 6.5): uninstall, reset
+ * the allocations, burn what is left. */
+static icx_status dry_up(icxState *st, icxCanister *c, icxErr *err) {
+  icxExecOutcome out;
+  icx_status rc = icxCanister_uninstall(c, &out, err);
+  if (rc != ICX_OK) return rc;
+  c->settings.compute_allocation = icxU128_zero();
+  c->settings.memory_allocation = icxU128_zero();
+  st->burned = icxU128_add_sat(st->burned, icxU128_add_sat(c->balance, c->reserved));
+  c->balance = c->reserved = icxU128_zero();
+  if (out.nout) rc = icxState_route(st, out.out, out.nout, err);
+  out.nout = 0;
+  icxExecOutcome_free(&st->alloc, &out);
+  return rc;
+}
+
+icx_status icxState_charge_resources(icxState *st, uint64_t now_ns, uint32_t *charged,
+                                     uint32_t *uninstalled, icxErr *err) {
+  uint32_t nch = 0, nun = 0;
+  icx_status rc = ICX_OK;
+  uint64_t period = st->cfg.fees.duration_between_allocation_charges_s;
+  uint64_t period_ns = period > UINT64_MAX / 1000000000u ? UINT64_MAX : period * 1000000000u;
+  if (now_ns >= st->last_charge_ns && now_ns - st->last_charge_ns >= period_ns) {
+    st->last_charge_ns = now_ns;
+    for (uint32_t i = 0; i < st->ncan && rc == ICX_OK; i++) {
+      icxCanister *c = st->can[i];
+      if (c->paused) continue; /* charged once its execution has finished */
+      uint64_t last = c->last_charge_ns ? c->last_charge_ns : now_ns;
+      uint64_t secs = now_ns > last ? (now_ns - last) / 1000000000u : 0;
+      c->last_charge_ns = now_ns;
+      icxU128 cost = resource_cost(st, c, secs);
+      if (icxCycles_charge_resource(&c->balance, &c->reserved, cost)) {
+        st->burned = icxU128_add_sat(st->burned, cost);
+        nch++;
+      } else {
+        rc = dry_up(st, c, err);
+        nun++;
+      }
+    }
+  }
+  if (charged) *charged = nch;
+  if (uninstalled) *uninstalled = nun;
+  return rc;
 }
 
 /* ---- hashing ------------------------------------------------------------------------------ */
@@ -796,6 +860,7 @@ icx_status icxState_canister_hash(const icxCanister *c, uint8_t out[32], icxErr 
   }
   h_u64(&h, c->log_bytes);
   h_u64(&h, c->next_log_idx);
+  h_u64(&h, c->last_charge_ns);
   return h_end(&h, out, err);
 }
 
@@ -837,5 +902,6 @@ icx_status icxState_hash(const icxState *st, uint8_t out[32], icxErr *err) {
   }
   h_list(&h, &st->outbox);
   h_list(&h, &st->ingress);
+  h_u64(&h, st->last_charge_ns);
   return h_end(&h, out, err);
 }

@@ -87,9 +87,13 @@ typedef struct icxState {
   icxMsgList outbox;           /* requests/responses for other subnets, production order */
   icxMsgList ingress;          /* ingress results (RESPONSE, to_ingress = 1), in order */
 
+  /* Resource charging: batch time of the last subnet-wide charge (0: none). */
+  uint64_t last_charge_ns;
+
   /* Cycles bookkeeping (not hashed: derived statistics). */
   icxU128 minted;              /* provisional creations and top-ups */
-  icxU128 burned;              /* creation fees and balances of deleted canisters */
+  icxU128 burned;              /* creation fees, resource fees, balances of deleted
+                                * or dried-up canisters, undeliverable refunds */
 
   /* 1: reject messages from aaaaa-aa to canisters start with "IC0xxx: "
    * (the newest replica); 0 (default): the description alone, as drun. */
@@ -190,6 +194,25 @@ ICX_INTERNAL icx_status icxMsgList_push(const icxAllocator *a, icxMsgList *l, ic
 ICX_INTERNAL void icxMsgList_free(const icxAllocator *a, icxMsgList *l);
 /* Free the method and data of m and zero it (the state's allocator). */
 ICX_INTERNAL void icxState_msg_clear(const icxAllocator *a, icxMsg *m);
+
+/* ---- resource charging (reference 6.5, 7.3, 7.4, 9.1 step 10) -------------- */
+/* Charge the canisters for their resources at batch time now_ns, when at
+ * least fees.duration_between_allocation_charges_s seconds have passed
+ * since the last subnet-wide charge (otherwise nothing happens; *charged
+ * and *uninstalled, when not NULL, report what was done).  Each canister
+ * without a paused execution pays, for the whole seconds since its own
+ * last charge: memory_cost + base_cost of max(memory_allocation,
+ * icxCanister_memory_usage) plus compute_allocation_cost, the reserved
+ * balance first (down to zero, no freezing threshold); its charge time
+ * becomes now_ns.  A canister that cannot pay is deallocated: uninstalled
+ * (open call contexts rejected, responses routed), compute and memory
+ * allocation reset to 0, balance and reserved balance burned.  All fees go
+ * to st->burned.  A canister with last_charge_ns 0 (created before the
+ * state had a time) starts its period now without paying.
+ * Errors: ICX_ENOMEM (charges already made stay; the state stays valid). */
+ICX_INTERNAL icx_status icxState_charge_resources(icxState *st, uint64_t now_ns,
+                                                  uint32_t *charged, uint32_t *uninstalled,
+                                                  icxErr *err);
 
 /* ---- accounting and hashing ------------------------------------------------ */
 /* Sum of every balance and reserved balance, plus the cycles carried by

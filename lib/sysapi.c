@@ -68,8 +68,9 @@ static int fail_kind(icxExecution *e, icxExec *x, uint8_t kind, const char *fmt,
 
 uint64_t icxSys_instructions(const icxExecution *e) {
   int64_t f = e->x ? icxExec_fuel(e->x) : e->slice_fuel;
-  int64_t d = e->slice_fuel - f; /* no overflow: both within [INT64_MIN/2, INT64_MAX] in practice */
-  return e->used + (d > 0 ? (uint64_t)d : 0);
+  /* the counter saturates at INT64_MIN (charge), so subtract as unsigned */
+  uint64_t d = e->slice_fuel > f ? (uint64_t)e->slice_fuel - (uint64_t)f : 0;
+  return d > UINT64_MAX - e->used ? UINT64_MAX : e->used + d;
 }
 
 static int64_t sat_sub(int64_t a, uint64_t b) {

@@ -141,6 +141,7 @@ struct icxExecution {
   uint64_t fn_arg;
   uint8_t fn_has_arg;
   icxCallback cb;         /* RESPONSE: the callback being answered */
+  struct icxInstallRun *install; /* INSTALL: the install in progress (install.c) */
 };
 
 /* ---- sysapi.c ---------------------------------------------------------- */
@@ -193,6 +194,38 @@ ICX_INTERNAL void icxCanister_rollback_memory(icxCanister *c);
 ICX_INTERNAL icx_status icxCanister_commit_memory(icxCanister *c, icxErr *err);
 /* Format "Canister <id>" into buf. */
 ICX_INTERNAL void icxCanister_id_text(const icxCanister *c, char *buf, size_t cap);
+
+/* A live instance of a module: store, instance and execution context. */
+typedef struct icxRuntime {
+  icxStore *store;
+  icxInstance *inst;
+  icxExec *x;
+} icxRuntime;
+/* Instantiate code with every ic0 import linked to c's host functions.  A
+ * trap at instantiation (element segment out of bounds) is reported in
+ * *trap with ICX_OK and *r zeroed.  Errors: ICX_ENOMEM, ICX_EREJECTED. */
+ICX_INTERNAL icx_status icxRuntime_new(icxCanister *c, icxCode *code, icxRuntime *r,
+                                       icxTrap *trap, icxErr *err);
+/* Free r's objects and zero it. */
+ICX_INTERNAL void icxRuntime_free(icxRuntime *r);
+/* Drop c's live store, instance and execution context. */
+ICX_INTERNAL void icxCanister_drop_runtime(icxCanister *c);
+/* Commit inst's dirty heap pages over *base (replacing it), c's stable
+ * memory and inst's globals into c->globals; all or nothing.  ICX_ENOMEM. */
+ICX_INTERNAL icx_status icxCanister_commit_into(icxCanister *c, icxInstance *inst,
+                                                icxPageMap **base, icxErr *err);
+/* The function instance of entry point kind (ICX_EP_*), NULL if not exported. */
+ICX_INTERNAL icxFuncInst *icxCanister_entry_func(icxInstance *inst, const icxCode *code,
+                                                 uint8_t kind);
+
+/* ---- install.c ------------------------------------------------------------ */
+/* Continue the paused install e (already taken out of c->paused) with a
+ * new slice; the outcome as icxCanister_install's. */
+ICX_INTERNAL icx_status icxInstall_resume(icxCanister *c, icxExecution *e, const icxExecEnv *env,
+                                          icxExecOutcome *out, icxErr *err);
+/* Drop the paused install e (taken out of c->paused): the canister is
+ * exactly as before icxCanister_install, prepayment returned; e is freed. */
+ICX_INTERNAL void icxInstall_abort(icxCanister *c, icxExecution *e);
 
 /* ---- exec_msg.c ----------------------------------------------------------- */
 /* Start a slice: the counter = min(slice, limit - used). */

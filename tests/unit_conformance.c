@@ -2534,6 +2534,40 @@ static void test_sys_ids_and_misc(void **state) {
 /* call_with_best_effort_response + msg_deadline: now + min(t, 300 s) in the
  * callee, 0 for a guaranteed-response call and for ingress; a second call,
  * or one without call_new, traps. */
+/* Regression (fuzz_canister): a System API charge far beyond the budget
+ * (stable64_write of 2^64 - 1 bytes: 2^64 - 1 per-byte instructions)
+ * saturates the counter at INT64_MIN; the instructions used were then
+ * computed with a signed overflow.  Now: IC0522 with exactly the limit
+ * charged, unsliced and sliced alike, heap and stable memory rolled back. */
+static void test_sys_huge_charge_hits_the_limit(void **state) {
+  (void)state;
+  for (int sliced = 0; sliced < 2; sliced++) {
+    w.env.slice = sliced ? 1000000 : w.cfg.max_instructions_message;
+    icxCanister *c = uc_canister(90 + (uint64_t)sliced, NULL);
+    uc_script s;
+    uc_init(&s);
+    uc_counter_inc(&s);
+    uc_drop(&s);
+    uc_push_int(&s, 0);
+    uc_push_int(&s, 0);
+    uc_push_int(&s, UINT64_MAX);
+    uc_stable64_write_raw(&s);
+    icxExecOutcome o = update(c, &s);
+    assert_int_equal(o.error_code, 522);
+    assert_int_equal(o.instructions, w.cfg.max_instructions_message);
+    icxExecOutcome_free(&w.a, &o);
+    uc_free(&s);
+    uc_init(&s);
+    uc_counter_get(&s);
+    s_reply_top(&s);
+    o = update(c, &s);
+    assert_reply_u64(&o.out[0], UC_COUNTER_INIT);
+    icxExecOutcome_free(&w.a, &o);
+    uc_free(&s);
+    icxCanister_free(c);
+  }
+}
+
 static void test_sys_best_effort_deadline(void **state) {
   (void)state;
   icxCanister *a = uc_canister(85, NULL), *b = uc_canister(86, NULL);
@@ -2882,6 +2916,7 @@ int main(void) {
       cmocka_unit_test_setup(test_sys_costs, test_setup),
       cmocka_unit_test_setup(test_sys_ids_and_misc, test_setup),
       cmocka_unit_test_setup(test_sys_best_effort_deadline, test_setup),
+      cmocka_unit_test_setup(test_sys_huge_charge_hits_the_limit, test_setup),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
