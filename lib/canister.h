@@ -239,6 +239,13 @@ typedef struct icxExecOutcome {
   char error[ICX_ERROR_TEXT_MAX]; /* the replica's message for it */
   uint64_t instructions;   /* used (all slices) */
   icxU128 cycles_charged;  /* execution fee actually kept */
+  /* Every cycle this execution took out of circulation (done only): the
+   * execution fee kept, the call fees that no callback holds (transmission
+   * beyond the prepaid response transmission), cycles_burn128, and a
+   * response's unrefunded transmission and execution prepayment.  The
+   * caller adds it to the state's burned total (round.c, mgmt.c); nothing
+   * in an execution writes state-wide counters. */
+  icxU128 burned;
   /* Produced messages, in order: the response to the call context (if it
    * was closed by this execution), then the requests made with
    * call_perform.  Owned by the caller: icxExecOutcome_free. */
@@ -282,6 +289,12 @@ ICX_INTERNAL icx_status icxCanister_resume(icxCanister *c, const icxExecEnv *env
 /* Abort a paused execution: state as before it started; the message is
  * returned in *msg (to be executed again from the start) when there is one. */
 ICX_INTERNAL void icxCanister_abort(icxCanister *c, icxMsg *msg, int *has_msg);
+/* Cycles held by c's paused execution that the committed canister state
+ * does not show (0 if none): its execution prepayment (not for a response,
+ * whose callback still holds it) and the cycles of the message it runs
+ * (a request's attached cycles, a response's refund).  icxState_cycles_total
+ * counts them. */
+ICX_INTERNAL icxU128 icxCanister_paused_cycles(const icxCanister *c);
 
 /* ---- install / upgrade / uninstall (called by the management canister) --- */
 typedef struct icxInstallArgs {

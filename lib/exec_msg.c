@@ -246,6 +246,7 @@ static void settle(icxCanister *c, icxExecution *e, icxExecOutcome *out) {
                                               e->mode, e->prepaid);
   c->balance = icxU128_add_sat(c->balance, refund);
   out->cycles_charged = icxU128_sub_sat(e->prepaid, refund);
+  out->burned = icxU128_add_sat(out->burned, out->cycles_charged);
   out->instructions = used;
   c->instructions_total += used;
 }
@@ -265,9 +266,18 @@ static icx_status commit_calls(icxCanister *c, icxExecution *e, icxExecOutcome *
   return ICX_OK;
 }
 
-/* Apply a successful execution's system-state changes to c. */
-static void commit_system(icxCanister *c, icxExecution *e) {
+/* Apply a successful execution's system-state changes to c.  A call still
+ * under construction is dropped and its cycles come back (the replica's
+ * take_system_state_modifications refunds the outgoing request in prep);
+ * what the execution burned goes to out->burned. */
+static void commit_system(icxCanister *c, icxExecution *e, icxExecOutcome *out) {
+  if (e->call.active) {
+    e->balance = icxU128_add_sat(e->balance, e->call.cycles);
+    icxSys_call_clear(&c->alloc, &e->call);
+  }
   apply_balance(c, e);
+  out->burned = icxU128_add_sat(out->burned, e->burned);
+  e->burned = icxU128_zero();
   if (e->api != ICX_API_RQ) {
     memcpy(c->certified, e->certified, sizeof c->certified);
     c->certified_len = e->certified_len;
@@ -341,7 +351,7 @@ static icx_status finish_call(icxCanister *c, icxExecution *e, int step, icxExec
                                (const uint8_t *)out->error, strlen(out->error), x.available, out,
                                err);
   }
-  commit_system(c, e);
+  commit_system(c, e, out);
   x.available = e->available;
   x.instructions = used_capped(e);
   if (e->resp) rc = send_response(c, e, &x, out, err);
@@ -385,9 +395,10 @@ static icx_status finish_response(icxCanister *c, icxExecution *e, int step,
   }
   /* the refunds that came with the response, then the unused prepayment */
   c->balance = icxU128_add_sat(c->balance, e->refunded);
-  c->balance = icxU128_add_sat(
-      c->balance, icxCycles_response_transmission_refund(&e->cfg.fees, e->cfg.subnet_size,
-                                                          e->msg.len, e->cb.prepaid_transmission));
+  icxU128 tr = icxCycles_response_transmission_refund(&e->cfg.fees, e->cfg.subnet_size,
+                                                      e->msg.len, e->cb.prepaid_transmission);
+  c->balance = icxU128_add_sat(c->balance, tr);
+  out->burned = icxU128_add_sat(out->burned, icxU128_sub_sat(e->cb.prepaid_transmission, tr));
   settle(c, e, out);
   int64_t cbi = icxCanister_cb_find(c, e->cb.id);
   if (cbi >= 0) icxCanister_cb_remove(c, (uint64_t)cbi);
@@ -395,7 +406,7 @@ static icx_status finish_response(icxCanister *c, icxExecution *e, int step,
   icxCallContext *x = xi >= 0 ? &c->ctxs[xi] : NULL;
   if (x) x->instructions += used_capped(e);
   if (step == ICX_STEP_DONE) {
-    commit_system(c, e);
+    commit_system(c, e, out);
     if (x) x->available = e->available;
     if (x && e->resp) rc = send_response(c, e, x, out, err);
     if (rc == ICX_OK) rc = commit_calls(c, e, out, err);
@@ -579,6 +590,7 @@ static icx_status exec_call(icxCanister *c, const icxExecEnv *env, uint8_t kind,
     icxU128 refund = icxCycles_execution_refund(&cfg->fees, cfg->subnet_size, limit, mode, prepay);
     c->balance = icxU128_add_sat(icxU128_sub_sat(c->balance, prepay), refund);
     out->cycles_charged = icxU128_sub_sat(prepay, refund);
+    out->burned = out->cycles_charged;
     return reject_msg(c, msg, ICX_REJECT_CANISTER_ERROR, ecode, text, out, err);
   }
   icxExecution *e = icxExecution_new(c, env, kind);
@@ -675,6 +687,7 @@ static int run_cleanup(icxExecution *e, icxExecOutcome *out) {
   e->phase = 1;
   e->api = ICX_API_CLEANUP;
   e->balance = e->balance_start;
+  e->burned = icxU128_zero(); /* the callback's burns and call fees are rolled back */
   memcpy(e->certified, c->certified, sizeof e->certified);
   e->certified_len = c->certified_len;
   e->timer = c->global_timer;
@@ -705,12 +718,14 @@ static icx_status exec_response(icxCanister *c, const icxExecEnv *env, const icx
   if (xi < 0 || c->ctxs[xi].deleted || !c->code) {
     /* after uninstall: no code runs, the prepayment is settled */
     c->balance = icxU128_add_sat(c->balance, msg->cycles);
-    c->balance = icxU128_add_sat(
-        c->balance, icxCycles_response_transmission_refund(&cfg->fees, cfg->subnet_size, msg->len,
-                                                            cb.prepaid_transmission));
+    icxU128 tr = icxCycles_response_transmission_refund(&cfg->fees, cfg->subnet_size, msg->len,
+                                                        cb.prepaid_transmission);
+    c->balance = icxU128_add_sat(c->balance, tr);
     icxU128 r = icxCycles_unexecuted_response_refund(&cfg->fees, cfg->subnet_size, cb.prepaid);
     c->balance = icxU128_add_sat(c->balance, r);
     out->cycles_charged = icxU128_sub_sat(cb.prepaid, r);
+    out->burned = icxU128_add_sat(out->cycles_charged,
+                                  icxU128_sub_sat(cb.prepaid_transmission, tr));
     icxCanister_cb_remove(c, (uint64_t)cbi);
     if (xi >= 0 && !icxCanister_ctx_has_callbacks(c, cb.ctx))
       icxCanister_ctx_remove(c, (uint64_t)xi);
@@ -849,6 +864,13 @@ icx_status icxCanister_resume(icxCanister *c, const icxExecEnv *env, icxExecOutc
   icxExecution_start_slice(e, c->x, env->slice);
   int step = icxExecution_run(e, c->x, NULL, 0, 0);
   return finish_step(c, e, step, out, err);
+}
+
+icxU128 icxCanister_paused_cycles(const icxCanister *c) {
+  const icxExecution *e = c->paused;
+  if (!e) return icxU128_zero();
+  icxU128 v = e->kind == ICX_EXEC_RESPONSE ? icxU128_zero() : e->prepaid;
+  return e->has_msg ? icxU128_add_sat(v, e->msg.cycles) : v;
 }
 
 void icxCanister_abort(icxCanister *c, icxMsg *msg, int *has_msg) {

@@ -251,6 +251,7 @@ static void ins_commit(icxCanister *c, icxExecution *e, icxExecOutcome *out) {
     c->balance = icxU128_sub_sat(c->balance, icxU128_sub_sat(e->balance_start, e->balance));
   c->balance = icxU128_add_sat(c->balance, refund);
   out->cycles_charged = icxU128_sub_sat(e->prepaid, refund);
+  out->burned = icxU128_add_sat(out->cycles_charged, e->burned); /* + cycles_burn128 */
   out->instructions = used;
   c->instructions_total += used;
 }
@@ -290,6 +291,7 @@ static icx_status ins_finish(icxCanister *c, icxExecution *e, int step, icx_stat
                                               e->mode, e->prepaid);
   c->balance = icxU128_add_sat(c->balance, refund);
   out->cycles_charged = icxU128_sub_sat(e->prepaid, refund);
+  out->burned = out->cycles_charged;
   out->instructions = used;
   ins_free(c, e);
   return ICX_OK;

@@ -273,8 +273,8 @@ static icx_status h_install_code(icxState *st, const icxMsg *m, Res *r, icxErr *
     out = more;
   }
   icxCode_unref(code); /* the canister holds its own reference on success */
-  if (rc == ICX_OK) /* the install's execution fee (prepay minus refund) is gone */
-    st->burned = icxU128_add_sat(st->burned, out.cycles_charged);
+  if (rc == ICX_OK) /* the install's execution fee (prepay minus refund) and its burns */
+    st->burned = icxU128_add_sat(st->burned, out.burned);
   if (rc == ICX_ENOMEM) {
     icxExecOutcome_free(&st->alloc, &out);
     return icxErr_set(err, rc, "%s", e.msg);

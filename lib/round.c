@@ -228,6 +228,8 @@ typedef struct Slot {
   uint8_t ran;      /* executed something this round */
   uint32_t core;
   icxMsgList out;   /* products of the current iteration, routed after it */
+  icxU128 burned;   /* cycles burned by its executions in the current iteration,
+                     * added to st->burned after it */
 } Slot;
 
 static int slot_before(const Slot *a, const Slot *b) {
@@ -303,6 +305,7 @@ static icx_status keep_out(Round *r, Slot *s, icxExecOutcome *o) {
 static icx_status settle(Round *r, Slot *s, icxExecOutcome *o, uint64_t before) {
   uint64_t instr = o->instructions >= before ? o->instructions - before : 0;
   icx_status rc = account(r, s, instr, o->done ? o->cycles_charged : icxU128_zero());
+  if (o->done) s->burned = icxU128_add_sat(s->burned, o->burned);
   if (rc == ICX_OK) rc = keep_out(r, s, o);
   if (!o->done) s->stop = 1; /* paused: the canister's turn in this round is over */
   icxExecOutcome_free(&r->st->alloc, o);
@@ -399,6 +402,8 @@ static icx_status iteration(Round *r, int first_iter, int *progress) {
   /* Cross-canister effects between iterations, in canister-id order. */
   for (uint32_t i = 0; i < r->n; i++) {
     Slot *s = &r->slots[i];
+    r->st->burned = icxU128_add_sat(r->st->burned, s->burned);
+    s->burned = icxU128_zero();
     if (s->out.n == 0) continue;
     icx_status rc2 = icxState_route(r->st, s->out.v, s->out.n, r->err);
     s->out.n = 0;

@@ -303,13 +303,15 @@ icx_status icxState_create_canister(icxState *st, const icx_principal *specified
   return ICX_OK;
 }
 
+static icxU128 canister_held(const icxCanister *c);
+
 icx_status icxState_delete_canister(icxState *st, const icx_principal *id, icxErr *err) {
   int64_t i = icxState_find(st, id);
   if (i < 0) return icxErr_set(err, ICX_ENOTFOUND, "state: no such canister");
   icxCanister *c = st->can[i];
   memmove(&st->can[i], &st->can[i + 1], (size_t)(st->ncan - (uint32_t)i - 1) * sizeof *st->can);
   st->ncan--;
-  st->burned = icxU128_add_sat(st->burned, icxU128_add_sat(c->balance, c->reserved));
+  st->burned = icxU128_add_sat(st->burned, canister_held(c));
   /* Requests still queued are answered (the canister is gone); the rest dropped. */
   icx_status rc = ICX_OK;
   char text[96], t[64];
@@ -616,15 +618,25 @@ static icxU128 list_cycles(const icxMsgList *l) {
   return s;
 }
 
+/* What canister c holds outside its input queue: balance, reserved
+ * balance, cycles available in its call contexts, its callbacks' response
+ * prepayments (execution and transmission), and what its paused execution
+ * holds. */
+static icxU128 canister_held(const icxCanister *c) {
+  icxU128 s = icxU128_add_sat(c->balance, c->reserved);
+  for (uint32_t j = 0; j < c->nctxs; j++) s = icxU128_add_sat(s, c->ctxs[j].available);
+  for (uint32_t j = 0; j < c->ncbs; j++)
+    s = icxU128_add_sat(s, icxU128_add_sat(c->cbs[j].prepaid, c->cbs[j].prepaid_transmission));
+  return icxU128_add_sat(s, icxCanister_paused_cycles(c));
+}
+
 icxU128 icxState_cycles_total(const icxState *st) {
   icxU128 s = icxU128_zero();
   for (uint32_t i = 0; i < st->ncan; i++) {
     const icxCanister *c = st->can[i];
-    s = icxU128_add_sat(s, icxU128_add_sat(c->balance, c->reserved));
+    s = icxU128_add_sat(s, canister_held(c));
     for (uint32_t j = 0; j < c->inq_len; j++)
       s = icxU128_add_sat(s, c->inq[(c->inq_head + j) % c->inq_cap].cycles);
-    for (uint32_t j = 0; j < c->nctxs; j++) s = icxU128_add_sat(s, c->ctxs[j].available);
-    for (uint32_t j = 0; j < c->ncbs; j++) s = icxU128_add_sat(s, c->cbs[j].prepaid);
   }
   s = icxU128_add_sat(s, list_cycles(&st->mgmt_in));
   s = icxU128_add_sat(s, list_cycles(&st->outbox));

@@ -92,8 +92,10 @@ typedef struct icxState {
 
   /* Cycles bookkeeping (not hashed: derived statistics). */
   icxU128 minted;              /* provisional creations and top-ups */
-  icxU128 burned;              /* creation fees, resource fees, balances of deleted
-                                * or dried-up canisters, undeliverable refunds */
+  icxU128 burned;              /* every fee (executions via icxExecOutcome.burned,
+                                * calls, induction, creation, resources),
+                                * cycles_burn128, holdings of deleted or dried-up
+                                * canisters, undeliverable refunds */
 
   /* 1: reject messages from aaaaa-aa to canisters start with "IC0xxx: "
    * (the newest replica); 0 (default): the description alone, as drun. */
@@ -215,8 +217,11 @@ ICX_INTERNAL icx_status icxState_charge_resources(icxState *st, uint64_t now_ns,
                                                   icxErr *err);
 
 /* ---- accounting and hashing ------------------------------------------------ */
-/* Sum of every balance and reserved balance, plus the cycles carried by
- * queued messages and held by pending management contexts. */
+/* Sum of every balance and reserved balance, plus every cycle in flight:
+ * queued messages, call contexts' available cycles, callbacks' response
+ * prepayments (execution and transmission), paused executions' holdings
+ * (icxCanister_paused_cycles) and pending management contexts.
+ * Invariant: this + burned == minted (docs/cycles.md, "Conservation"). */
 ICX_INTERNAL icxU128 icxState_cycles_total(const icxState *st);
 /* BLAKE2b-256 of the canonical encoding of everything replicated
  * (docs/management.md, "State hash"). */

@@ -483,6 +483,9 @@ static int do_call_perform(Args *a) {
       fees, icxU128_mul_u64_sat(fees->xnet_byte_transmission_fee,
                                 fees->max_inter_canister_payload_bytes),
       n);
+  /* the callback holds the response prepayments; the rest of the
+   * transmission fee (per call and request bytes) is burned */
+  e->burned = icxU128_add_sat(e->burned, icxU128_sub_sat(transmission, cb->prepaid_transmission));
   cb->deadline = cp->deadline;
   m->kind = ICX_MSG_REQUEST;
   m->src = can->id;
@@ -730,6 +733,7 @@ static int do_cycles(Args *a, uint32_t id) {
       return oob(e, a->x, "ic0_cycles_burn128", s[2], 16, heap_size(m));
     icxU128 v = icxU128_min(get128(s), icxCycles_liquid(e->balance, e->threshold));
     e->balance = icxU128_sub_sat(e->balance, v);
+    e->burned = icxU128_add_sat(e->burned, v);
     return put128(e, a->x, "ic0_cycles_burn128", s[2], v);
   }
   case ICX_IC0_canister_cycle_balance:

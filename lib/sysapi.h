@@ -106,6 +106,9 @@ struct icxExecution {
   uint64_t version;
   icxU128 threshold;      /* freezing threshold at the start */
   icxU128 prepaid;        /* execution cycles prepaid for this message */
+  icxU128 burned;         /* working copy: call fees not held by a callback and
+                           * cycles_burn128 (outcome->burned on success; dropped
+                           * with the balance on a trap) */
   icxWasmMode mode;
 
   /* outgoing calls */
