@@ -169,6 +169,14 @@ struct icx_principal;
  * library.  Output of a message that later traps is still printed. */
 typedef void (*icx_debug_print_fn)(void *ud, const struct icx_principal *canister,
                                    const uint8_t *msg, size_t len);
+/* Verifier of a batch's random-tape signature (the round's threshold BLS
+ * signature, opaque to the library) against the subnet's public key (the
+ * bytes given in icx_engine_opts.subnet_public_key).  Returns 1 if the
+ * signature is valid for that round, 0 otherwise.  Called by
+ * icx_execute_round on its thread before anything is executed; it must be
+ * deterministic and must not call into the library. */
+typedef int (*icx_verify_random_sig_fn)(void *ud, const uint8_t *public_key, size_t public_key_len,
+                                        uint64_t round, const uint8_t *sig, size_t sig_len);
 
 typedef struct icx_engine_opts {
   uint32_t struct_size;      /* sizeof(icx_engine_opts) */
@@ -194,10 +202,19 @@ typedef struct icx_engine_opts {
   uint32_t scheduler_cores;  /* virtual scheduler cores: a protocol parameter (4) */
   icx_debug_print_fn debug_print; /* NULL: debug output is dropped */
   void *debug_print_ud;           /* passed to debug_print */
+  /* Random-tape signature check (optional): when verify_random_sig is set,
+   * icx_execute_round refuses a batch whose signature it rejects
+   * (ICX_EREJECTED, state unchanged).  The key (at most 4096 bytes) is
+   * copied by icx_engine_new. */
+  icx_verify_random_sig_fn verify_random_sig;
+  void *verify_random_sig_ud;
+  const uint8_t *subnet_public_key;
+  size_t subnet_public_key_len;
 } icx_engine_opts;
 
 #define ICX_ENGINE_OPTS_INIT                                                                    \
-  {sizeof(icx_engine_opts), ICX_VERSION_NUMBER, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+  {sizeof(icx_engine_opts), ICX_VERSION_NUMBER, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,      \
+   0, 0, 0, 0}
 
 /* Subnet types (icx_engine_opts.subnet_type). */
 enum {

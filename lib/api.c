@@ -162,6 +162,7 @@ icx_status icx_engine_new(const icx_engine_opts *opts, icx_engine **out_engine) 
   e->alloc = a;
   icxErr_clear(&e->err);
   if (icxApi_engine_config(e, &o) != ICX_OK) {
+    if (e->pubkey) icxCore_free(&a, e->pubkey, e->pubkey_len ? e->pubkey_len : 1);
     e->magic = ICX_MAGIC_DEAD;
     icxCore_free(&a, e, sizeof *e);
     return ICX_EINVAL;
@@ -184,6 +185,7 @@ void icx_engine_free(icx_engine *engine) {
     module_unref(m);
   }
   icxAllocator a = engine->alloc;
+  if (engine->pubkey) icxCore_free(&a, engine->pubkey, engine->pubkey_len);
   engine->magic = ICX_MAGIC_DEAD;
   icxCore_free(&a, engine, sizeof *engine);
 }

@@ -37,6 +37,10 @@ struct icx_engine {
   icxRtConfig rtcfg;
   icxRoundLimits limits;
   uint32_t threads;
+  icx_verify_random_sig_fn verify; /* random-tape signature check, or NULL */
+  void *verify_ud;
+  uint8_t *pubkey;                 /* copy of the subnet public key (engine allocator) */
+  size_t pubkey_len;
   icx_state *states;          /* live states */
   icx_batch *batches;         /* live batches */
   icx_round_output *outputs;  /* live round outputs */

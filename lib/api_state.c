@@ -101,6 +101,16 @@ icx_status icxApi_engine_config(icx_engine *e, const icx_engine_opts *o) {
   e->threads = o->threads ? o->threads : 1;
   c->debug_print = o->debug_print;
   c->debug_print_ud = o->debug_print_ud;
+  if (o->subnet_public_key_len > 4096 || (!o->subnet_public_key && o->subnet_public_key_len))
+    return icxErr_set(&e->err, ICX_EINVAL, "engine: subnet public key NULL or over 4096 bytes");
+  e->verify = o->verify_random_sig;
+  e->verify_ud = o->verify_random_sig_ud;
+  if (o->subnet_public_key_len) {
+    e->pubkey = icxCore_alloc(&e->alloc, o->subnet_public_key_len);
+    if (!e->pubkey) return icxErr_set(&e->err, ICX_EINVAL, "engine: out of memory");
+    memcpy(e->pubkey, o->subnet_public_key, o->subnet_public_key_len);
+    e->pubkey_len = o->subnet_public_key_len;
+  }
   uint64_t s = c->max_instructions_slice > c->max_instructions_install_slice
                    ? c->max_instructions_slice
                    : c->max_instructions_install_slice;
@@ -592,6 +602,12 @@ icx_status icx_execute_round(icx_engine *engine, icx_state *state, const icx_bat
   if (batch->time_ns < st->time_ns)
     return icxErr_set(&e->err, ICX_EINVAL, "icx_execute_round: time %llu is before %llu",
                       (unsigned long long)batch->time_ns, (unsigned long long)st->time_ns);
+  if (e->verify && e->verify(e->verify_ud, e->pubkey, e->pubkey_len, batch->round, batch->sig,
+                             batch->sig_len) != 1)
+    return icxErr_set(&e->err, ICX_EREJECTED,
+                      "icx_execute_round: the random-tape signature of round %llu does not "
+                      "verify against the subnet public key",
+                      (unsigned long long)batch->round);
   icx_round_output *o = icxCore_alloc(&e->alloc, sizeof *o);
   icxMsg *msgs = icxCore_allocn(&e->alloc, (size_t)batch->ingress.n + 1, sizeof *msgs);
   icx_status rc = ICX_OK;

@@ -702,6 +702,61 @@ static void test_round_checkpoint_roundtrip(void **state) {
   fx_free(f);
 }
 
+/* The random-tape verifier: a stand-in "signature" is valid when it is the
+ * public key followed by the round as one byte. */
+typedef struct VerifyLog {
+  int calls;
+  uint64_t last_round;
+} VerifyLog;
+static int verify_sig(void *ud, const uint8_t *pk, size_t pk_len, uint64_t round,
+                      const uint8_t *sig, size_t sig_len) {
+  VerifyLog *v = ud;
+  v->calls++;
+  v->last_round = round;
+  return sig_len == pk_len + 1 && memcmp(sig, pk, pk_len) == 0 && sig[pk_len] == (uint8_t)round;
+}
+
+static void test_round_random_sig_verifier(void **state) {
+  (void)state;
+  static const uint8_t pk[] = {0xb1, 0x5e, 0xed};
+  VerifyLog vl = {0, 0};
+  icx_engine_opts o;
+  icx_engine_opts_init(&o);
+  o.verify_random_sig = verify_sig;
+  o.verify_random_sig_ud = &vl;
+  o.subnet_public_key = pk;
+  o.subnet_public_key_len = sizeof pk;
+  Fx *f = fx_new(&o);
+  uint8_t good[4] = {0xb1, 0x5e, 0xed, 1}, bad[4] = {0xb1, 0x5e, 0xed, 9};
+  uint8_t h0[32], h1[32];
+  assert_int_equal(icx_state_hash(f->s, h0), ICX_OK);
+  /* a batch whose signature does not verify is refused; nothing changes */
+  icx_batch *b = NULL;
+  icx_round_output *out = NULL;
+  assert_int_equal(icx_batch_new(f->e, 1, T0, bad, sizeof bad, &b), ICX_OK);
+  assert_int_equal(icx_execute_round(f->e, f->s, b, &out), ICX_EREJECTED);
+  assert_null(out);
+  assert_non_null(strstr(icx_errmsg(f->e), "does not verify"));
+  assert_int_equal(icx_state_hash(f->s, h1), ICX_OK);
+  assert_memory_equal(h0, h1, 32);
+  assert_int_equal(icx_state_round(f->s), 0);
+  icx_batch_free(b);
+  /* the right one is accepted */
+  assert_int_equal(icx_batch_new(f->e, 1, T0, good, sizeof good, &b), ICX_OK);
+  assert_int_equal(icx_execute_round(f->e, f->s, b, &out), ICX_OK);
+  assert_int_equal(icx_state_round(f->s), 1);
+  assert_int_equal(vl.calls, 2);
+  assert_int_equal(vl.last_round, 1);
+  icx_round_output_free(out);
+  icx_batch_free(b);
+  fx_free(f);
+  /* a key length without a key is refused */
+  icx_engine *e = NULL;
+  o.subnet_public_key = NULL;
+  assert_int_equal(icx_engine_new(&o, &e), ICX_EINVAL);
+  assert_null(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_create_install_update_query),
@@ -711,6 +766,7 @@ int main(void) {
       cmocka_unit_test(test_round_dts_spans_rounds),
       cmocka_unit_test(test_round_determinism_two_states),
       cmocka_unit_test(test_round_checkpoint_roundtrip),
+      cmocka_unit_test(test_round_random_sig_verifier),
   };
   return cmocka_run_group_tests_name("api_round", tests, NULL, NULL);
 }
