@@ -39,6 +39,13 @@ void icxCandidTypes_free(icxCandidTypes *t) {
   t->n = t->cap = t->nfields = t->fields_cap = 0;
 }
 
+/* Bytes of a fixed-width primitive (nat8..int64, float32/64), by type code
+ * (ICX_CT_NAT8 down to ICX_CT_FLOAT64). */
+static unsigned fixed_width(int k) {
+  static const uint8_t size[10] = {1, 2, 4, 8, 1, 2, 4, 8, 4, 8};
+  return size[ICX_CT_NAT8 - k];
+}
+
 static int is_primitive(int32_t ref) {
   return (ref <= ICX_CT_NULL && ref >= ICX_CT_EMPTY) || ref == ICX_CT_PRINCIPAL;
 }
@@ -560,8 +567,7 @@ static icx_status prim(Dec *d, int32_t k, icxCandidValue *out) {
   case ICX_CT_INT64:
   case ICX_CT_FLOAT32:
   case ICX_CT_FLOAT64: {
-    static const uint8_t size[10] = {1, 2, 4, 8, 1, 2, 4, 8, 4, 8};
-    unsigned sz = size[ICX_CT_NAT8 - k];
+    unsigned sz = fixed_width(k);
     ICX_TRY(rd_bytes(d, sz, &bytes));
     for (unsigned i = 0; i < sz; i++) w[0] |= (uint64_t)bytes[i] << (8 * i);
     bytes = NULL;
@@ -1207,8 +1213,7 @@ static icx_status enc_value(Buf *b, const icxCandidTypes *t, int32_t ty, const i
   case ICX_CT_INT64:
   case ICX_CT_FLOAT32:
   case ICX_CT_FLOAT64: {
-    static const uint8_t size[10] = {1, 2, 4, 8, 1, 2, 4, 8, 4, 8};
-    unsigned sz = size[ICX_CT_NAT8 - k];
+    unsigned sz = fixed_width(k);
     uint8_t tmp[8];
     for (unsigned i = 0; i < sz; i++) tmp[i] = (uint8_t)(v->u.w.lo >> (8 * i));
     return put(b, tmp, sz);

@@ -106,6 +106,20 @@ static icxCanister *controlled(icxState *st, const icx_principal *id, const icx_
   return c;
 }
 
+/* The canister named by a canister_id_record payload, if the sender controls
+ * it: its id in *id.  Else NULL, with the reject in r (malformed payload,
+ * missing canister, not a controller) and *rc the status to return. */
+static icxCanister *controlled_target(icxState *st, const icxMsg *m, Res *r, icx_principal *id,
+                                      icx_status *rc, icxErr *err) {
+  icxErr e;
+  *rc = icxMgmt_decode_canister_id(&st->types, m->data, m->len, id, &e);
+  if (*rc) {
+    *rc = bad_payload(r, *rc, &e, err);
+    return NULL;
+  }
+  return controlled(st, id, &m->src, r);
+}
+
 /* Settings checks beyond the decoder (CanisterManager::validate_settings
  * subset); 0 if valid, else a reject in r. */
 static int settings_invalid(const icxCanisterSettings *s, Res *r) {
@@ -302,13 +316,12 @@ static icx_status h_install_code(icxState *st, const icxMsg *m, Res *r, icxErr *
 
 static icx_status h_uninstall_code(icxState *st, const icxMsg *m, Res *r, icxErr *err) {
   icx_principal id;
-  icxErr e;
-  icx_status rc = icxMgmt_decode_canister_id(&st->types, m->data, m->len, &id, &e);
-  if (rc) return bad_payload(r, rc, &e, err);
-  icxCanister *c = controlled(st, &id, &m->src, r);
-  if (c == NULL) return ICX_OK;
+  icx_status rc;
+  icxCanister *c = controlled_target(st, m, r, &id, &rc, err);
+  if (c == NULL) return rc;
   icxExecOutcome out;
   memset(&out, 0, sizeof out);
+  icxErr e;
   rc = icxCanister_uninstall(c, &out, &e);
   if (rc) {
     icxExecOutcome_free(&st->alloc, &out);
@@ -334,11 +347,9 @@ static icx_status h_update_settings(icxState *st, const icxMsg *m, Res *r, icxEr
 
 static icx_status h_start_canister(icxState *st, const icxMsg *m, Res *r, icxErr *err) {
   icx_principal id;
-  icxErr e;
-  icx_status rc = icxMgmt_decode_canister_id(&st->types, m->data, m->len, &id, &e);
-  if (rc) return bad_payload(r, rc, &e, err);
-  icxCanister *c = controlled(st, &id, &m->src, r);
-  if (c == NULL) return ICX_OK;
+  icx_status rc;
+  icxCanister *c = controlled_target(st, m, r, &id, &rc, err);
+  if (c == NULL) return rc;
   if (c->status == ICX_STATUS_STOPPING) {
     char text[160];
     snprintf(text, sizeof text, "Canister %s's stop request was cancelled.", txt(&id).s);
@@ -355,11 +366,9 @@ static icx_status h_start_canister(icxState *st, const icxMsg *m, Res *r, icxErr
 
 static icx_status h_stop_canister(icxState *st, const icxMsg *m, Res *r, icxErr *err) {
   icx_principal id;
-  icxErr e;
-  icx_status rc = icxMgmt_decode_canister_id(&st->types, m->data, m->len, &id, &e);
-  if (rc) return bad_payload(r, rc, &e, err);
-  icxCanister *c = controlled(st, &id, &m->src, r);
-  if (c == NULL) return ICX_OK;
+  icx_status rc;
+  icxCanister *c = controlled_target(st, m, r, &id, &rc, err);
+  if (c == NULL) return rc;
   if (c->status == ICX_STATUS_STOPPED) return empty_reply(st, r, err);
   if (c->status == ICX_STATUS_RUNNING) {
     c->status = ICX_STATUS_STOPPING;
@@ -382,11 +391,9 @@ static icx_status h_stop_canister(icxState *st, const icxMsg *m, Res *r, icxErr 
 
 static icx_status h_canister_status(icxState *st, const icxMsg *m, Res *r, icxErr *err) {
   icx_principal id;
-  icxErr e;
-  icx_status rc = icxMgmt_decode_canister_id(&st->types, m->data, m->len, &id, &e);
-  if (rc) return bad_payload(r, rc, &e, err);
-  icxCanister *c = controlled(st, &id, &m->src, r);
-  if (c == NULL) return ICX_OK;
+  icx_status rc;
+  icxCanister *c = controlled_target(st, m, r, &id, &rc, err);
+  if (c == NULL) return rc;
   icxCanisterStatus s;
   memset(&s, 0, sizeof s);
   s.status = c->status == ICX_STATUS_STOPPING ? 1 : c->status == ICX_STATUS_STOPPED ? 2 : 0;
@@ -418,11 +425,9 @@ static icx_status h_canister_status(icxState *st, const icxMsg *m, Res *r, icxEr
 
 static icx_status h_delete_canister(icxState *st, const icxMsg *m, Res *r, icxErr *err) {
   icx_principal id;
-  icxErr e;
-  icx_status rc = icxMgmt_decode_canister_id(&st->types, m->data, m->len, &id, &e);
-  if (rc) return bad_payload(r, rc, &e, err);
-  icxCanister *c = controlled(st, &id, &m->src, r);
-  if (c == NULL) return ICX_OK;
+  icx_status rc;
+  icxCanister *c = controlled_target(st, m, r, &id, &rc, err);
+  if (c == NULL) return rc;
   if (icxPrincipal_eq(&id, &m->src)) {
     rej(r, ICX_ERR_INVALID_CONTROLLER,
         "Canister %s cannot delete itself.\nDelete the canister from one of its other "

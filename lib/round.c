@@ -117,30 +117,6 @@ static icxRoundCanStat *stat_of(const icxAllocator *a, icxRoundStats *s, const i
 
 /* ---- queues ---------------------------------------------------------------------------- */
 
-/* Put *m at the front of c's input queue (an aborted execution's message is
- * the next to run).  Takes *m.  (state.c has no push_front; this keeps the
- * ring layout of icxState_push_input.) */
-static icx_status push_front(icxState *st, icxCanister *c, icxMsg *m, icxErr *err) {
-  if (c->inq_len == c->inq_cap) {
-    uint32_t nc = c->inq_cap ? c->inq_cap * 2 : 8;
-    icxMsg *v = icxCore_allocn(&st->alloc, nc, sizeof *v);
-    if (v == NULL) {
-      icxState_msg_clear(&st->alloc, m);
-      return icxErr_set(err, ICX_ENOMEM, "round: out of memory (input queue)");
-    }
-    for (uint32_t i = 0; i < c->inq_len; i++) v[i] = c->inq[(c->inq_head + i) % c->inq_cap];
-    icxCore_free(&st->alloc, c->inq, (size_t)c->inq_cap * sizeof *c->inq);
-    c->inq = v;
-    c->inq_cap = nc;
-    c->inq_head = 0;
-  }
-  c->inq_head = (c->inq_head + c->inq_cap - 1) % c->inq_cap;
-  c->inq[c->inq_head] = *m;
-  c->inq_len++;
-  memset(m, 0, sizeof *m);
-  return ICX_OK;
-}
-
 /* Abort c's paused execution; its message goes back to the queue front. */
 static icx_status abort_paused(icxState *st, icxCanister *c, icxErr *err) {
   icxMsg m;
@@ -149,7 +125,7 @@ static icx_status abort_paused(icxState *st, icxCanister *c, icxErr *err) {
   if (!has) return ICX_OK; /* a task: it is scheduled again when due */
   /* the runtime allocated the copy with the canister's allocator, which is
    * the state's (icxCanister_new gets st->alloc) */
-  return push_front(st, c, &m, err);
+  return icxState_push_input_front(st, c, &m, err);
 }
 
 uint32_t icxRound_abort_all_paused(icxState *st, icxErr *err) {

@@ -335,21 +335,38 @@ icx_status icxState_delete_canister(icxState *st, const icx_principal *id, icxEr
 
 /* ---- input queues ------------------------------------------------------------------ */
 
-icx_status icxState_push_input(icxState *st, icxCanister *c, icxMsg *m, icxErr *err) {
-  if (c->inq_len == c->inq_cap) {
-    uint32_t nc = c->inq_cap ? c->inq_cap * 2 : 8;
-    icxMsg *v = icxCore_allocn(&st->alloc, nc, sizeof *v);
-    if (v == NULL) {
-      icxState_msg_clear(&st->alloc, m);
-      return icxErr_set(err, ICX_ENOMEM, "state: out of memory");
-    }
-    for (uint32_t i = 0; i < c->inq_len; i++) v[i] = c->inq[(c->inq_head + i) % c->inq_cap];
-    icxCore_free(&st->alloc, c->inq, (size_t)c->inq_cap * sizeof *c->inq);
-    c->inq = v;
-    c->inq_cap = nc;
-    c->inq_head = 0;
+/* Room for one more message in c's input ring (doubling, oldest first at
+ * index 0 after a regrowth).  On failure *m is cleared (it was to be taken). */
+static icx_status inq_reserve(icxState *st, icxCanister *c, icxMsg *m, icxErr *err) {
+  if (c->inq_len < c->inq_cap) return ICX_OK;
+  uint32_t nc = c->inq_cap ? c->inq_cap * 2 : 8;
+  icxMsg *v = icxCore_allocn(&st->alloc, nc, sizeof *v);
+  if (v == NULL) {
+    icxState_msg_clear(&st->alloc, m);
+    return icxErr_set(err, ICX_ENOMEM, "state: out of memory (input queue)");
   }
+  for (uint32_t i = 0; i < c->inq_len; i++) v[i] = c->inq[(c->inq_head + i) % c->inq_cap];
+  icxCore_free(&st->alloc, c->inq, (size_t)c->inq_cap * sizeof *c->inq);
+  c->inq = v;
+  c->inq_cap = nc;
+  c->inq_head = 0;
+  return ICX_OK;
+}
+
+icx_status icxState_push_input(icxState *st, icxCanister *c, icxMsg *m, icxErr *err) {
+  icx_status rc = inq_reserve(st, c, m, err);
+  if (rc != ICX_OK) return rc;
   c->inq[(c->inq_head + c->inq_len) % c->inq_cap] = *m;
+  c->inq_len++;
+  memset(m, 0, sizeof *m);
+  return ICX_OK;
+}
+
+icx_status icxState_push_input_front(icxState *st, icxCanister *c, icxMsg *m, icxErr *err) {
+  icx_status rc = inq_reserve(st, c, m, err);
+  if (rc != ICX_OK) return rc;
+  c->inq_head = (c->inq_head + c->inq_cap - 1) % c->inq_cap;
+  c->inq[c->inq_head] = *m;
   c->inq_len++;
   memset(m, 0, sizeof *m);
   return ICX_OK;

@@ -183,6 +183,10 @@ ICX_INTERNAL icx_status icxState_make_reject(icxState *st, const icxMsg *req, ui
                                              icxMsg *out, icxErr *err);
 /* Input-queue operations on a canister of the state. */
 ICX_INTERNAL icx_status icxState_push_input(icxState *st, icxCanister *c, icxMsg *m, icxErr *err);
+/* The same at the front of the queue (an aborted execution's message runs
+ * next).  Takes *m, also on failure. */
+ICX_INTERNAL icx_status icxState_push_input_front(icxState *st, icxCanister *c, icxMsg *m,
+                                                  icxErr *err);
 /* Pop the oldest message of c's input queue into *m; 0 if empty. */
 ICX_INTERNAL int icxState_pop_input(icxCanister *c, icxMsg *m);
 /* Messages in c's input queue sent by *src of kind `kind`. */

@@ -867,7 +867,9 @@ static int do_misc(Args *a, uint32_t id) {
                     "CMC",
                     a->name, id_txt);
   }
-  default: return contract(e, a->x, "ic0.%s is not implemented", a->name);
+  default: /* every ICX_IC0_APIS entry has a case above; an id beyond them is a bug */
+    return contract(e, a->x, "ic0.%s: no handler for this System API id (internal error)",
+                    a->name);
   }
 }
 
