@@ -3,8 +3,9 @@
 #   make                  build/libicexec.a and build/libicexec.so (+ symlinks)
 #   make check            build everything, run every test; non-zero on any failure
 #   make check SANITIZE=1 the same with clang ASan+UBSan, into build-san/
-#   make demo             run examples/demo on the shared benchmark modules
-#   make install PREFIX=/dir [DESTDIR=...]   header, libraries, icexec.pc
+#   make demo             a short drun script (icexec-drun), then examples/demo on the
+#                         shared benchmark modules
+#   make install PREFIX=/dir [DESTDIR=...]   header, libraries, icexec.pc, icexec-drun
 #   make clean
 #   make help             every target
 #
@@ -39,6 +40,7 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
 SHARED ?= ../shared
 SANITIZE ?= 0
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
@@ -59,7 +61,7 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 CPPFLAGS := -Iinclude -Ilib
 CFLAGS := -std=c11 -g -fPIC -fvisibility=hidden $(WARNINGS)
 LDFLAGS :=
-LDLIBS := -lsodium -lb2 -lz -lm
+LDLIBS := -lsodium -lb2 -lz -lm -lpthread
 
 ifeq ($(SANITIZE),1)
 CC := clang
@@ -71,6 +73,15 @@ LDFLAGS += $(SAN_FLAGS)
 SO_LDFLAGS :=
 export ASAN_OPTIONS ?= abort_on_error=1:detect_leaks=1:strict_string_checks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+else ifeq ($(SANITIZE),thread)
+CC := clang
+CXX := clang++
+BUILD ?= build-tsan
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+CFLAGS += -O1 $(SAN_FLAGS)
+LDFLAGS += $(SAN_FLAGS)
+SO_LDFLAGS :=
+export TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1
 else
 BUILD ?= build
 SAN_FLAGS :=
@@ -130,11 +141,11 @@ CHECK_DIR := $(BUILD)/check
 RUN_TEST := sh scripts/run-test.sh $(CHECK_DIR) $(TEST_TIMEOUT)
 
 # Fragments append to these.
-CHECK_EXTRA := wast-check switch-check
+CHECK_EXTRA := wast-check switch-check tsan-check
 FUZZ_SMOKE_DEPS :=
 CLEAN_EXTRA :=
 
-.PHONY: all lib tests examples check check-build asan valgrind spec demo switch-check wast-check \
+.PHONY: all lib tests examples check check-build asan valgrind spec demo switch-check wast-check tsan-check \
         abi-check header-check install-check install uninstall clean help
 
 all: $(LIB_A) $(LIB_SO_FILES)
@@ -142,7 +153,7 @@ lib: all
 tests: $(TEST_BINS) $(SPEC_RUNNER) $(WAT_WASMS)
 examples: $(EXAMPLE_BINS)
 
--include $(sort $(wildcard bench/*.mk)) fuzz/fuzz.mk $(sort $(wildcard tests/*.mk))
+-include $(sort $(wildcard bench/*.mk)) fuzz/fuzz.mk $(sort $(wildcard tests/*.mk)) $(sort $(wildcard examples/*.mk))
 
 # ---- rules ----------------------------------------------------------------
 $(OBJDIR)/lib/%.o: lib/%.c
@@ -233,6 +244,15 @@ switch-check:
 	$(SWITCH_BUILD)/tests/unit_exec
 	$(SWITCH_BUILD)/spec_runner --suite $(SHARED)/testsuite --out $(SWITCH_BUILD)/spec $(SPEC_FLAGS)
 
+# The tests that run several threads, built with ThreadSanitizer (clang
+# -fsanitize=thread): a data race fails the step.
+TSAN_BUILD := $(BUILD)-tsan
+TSAN_TESTS := $(filter $(patsubst tests/%.c,%,$(wildcard tests/*.c)),api_threads api_query unit_query)
+tsan-check:
+	@$(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) SANITIZE=thread \
+	  $(patsubst %,$(TSAN_BUILD)/tests/%,$(TSAN_TESTS)) >/dev/null
+	@set -e; for t in $(TSAN_TESTS); do echo "== tsan $$t"; $(TSAN_BUILD)/tests/$$t; done
+
 valgrind: tests
 	@set -e; for t in $(TEST_BINS); do echo "== valgrind $$t"; \
 	  $(VALGRIND) -q --error-exitcode=99 --leak-check=full $$t; done
@@ -241,7 +261,8 @@ spec: $(SPEC_RUNNER)
 	@if [ -z "$(SPEC_RUNNER)" ]; then echo "spec: tests/spec_runner.c does not exist yet"; exit 1; fi
 	$(SPEC_RUNNER) --suite $(SHARED)/testsuite --out $(SPEC_OUT) $(SPEC_FLAGS)
 
-demo: $(EXAMPLE_BINS)
+demo: $(EXAMPLE_BINS) $(DRUN_DEMO_DEPS)
+	$(DRUN_DEMO)
 	$(DEMO) $(DEMO_WASM)/fib.wasm run 25
 	$(DEMO) $(DEMO_WASM)/sha256.wasm selftest
 	$(DEMO) $(DEMO_WASM)/sha256.wasm run 10
@@ -258,8 +279,9 @@ install-check: $(LIB_A) $(LIB_SO_FILES)
 	sh tests/check_install.sh "$(MAKE)" "$(CC)" "$(SAN_FLAGS)"
 
 # ---- install --------------------------------------------------------------
-install: $(LIB_A) $(LIB_SO_FILES)
-	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+install: $(LIB_A) $(LIB_SO_FILES) $(DRUN)
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
+	install -m 755 $(DRUN) $(DESTDIR)$(BINDIR)/icexec-drun
 	install -m 644 include/icexec.h $(DESTDIR)$(INCLUDEDIR)/icexec.h
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libicexec.a
 	install -m 755 $(BUILD)/$(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SO_REAL)
@@ -272,10 +294,11 @@ install: $(LIB_A) $(LIB_SO_FILES)
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/icexec.h $(DESTDIR)$(LIBDIR)/libicexec.a \
 	      $(DESTDIR)$(LIBDIR)/$(SO_REAL) $(DESTDIR)$(LIBDIR)/$(SONAME) \
-	      $(DESTDIR)$(LIBDIR)/libicexec.so $(DESTDIR)$(PKGCONFIGDIR)/icexec.pc
+	      $(DESTDIR)$(LIBDIR)/libicexec.so $(DESTDIR)$(PKGCONFIGDIR)/icexec.pc \
+	      $(DESTDIR)$(BINDIR)/icexec-drun
 
 clean:
-	rm -rf build build-san build-switch build-san-switch $(CLEAN_EXTRA)
+	rm -rf build build-san build-switch build-san-switch build-tsan build-san-tsan $(CLEAN_EXTRA)
 
 help:
 	@echo "targets: all (default) check asan valgrind spec demo install uninstall clean"

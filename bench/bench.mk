@@ -8,6 +8,8 @@
 #                     table and the geometric-mean ratio to native, then a peer
 #                     ratio against wabt's wasm-interp on reduced sizes.
 #                     The output is also written to build/bench/bench.txt.
+#                     Last, the round figures (bench-round, bench/round.mk),
+#                     appended to the same file.
 #   make bench-smoke  every workload at its small n, plain and metered: checksums
 #                     only, a few seconds (appended to CHECK_EXTRA: make check)
 #   make bench-native only the native baselines (build/bench/native/W)
@@ -91,6 +93,8 @@ bench: $(BENCH_INTERP) $(BENCH_UNTRACKED) $(BENCH_NATIVE)
 	  --build-info "$(BENCH_CC) $(BENCH_CFLAGS)" --log $(BENCH_BUILD)/bench.txt $(BENCH_FLAGS)
 	@# the memory layer's figures (bench/mem.mk), appended to the same log
 	$(if $(MEM_BENCH),$(MAKE) --no-print-directory bench-mem | tee -a $(BENCH_BUILD)/bench.txt)
+	@# rounds through the public API (bench/round.mk), appended to the same log
+	$(if $(ROUND_BENCH),$(MAKE) --no-print-directory bench-round | tee -a $(BENCH_BUILD)/bench.txt)
 
 bench-smoke: $(BENCH_INTERP)
 	$(BENCH_PY) bench/run_bench.py --shared $(SHARED) --interp $(BENCH_INTERP) \

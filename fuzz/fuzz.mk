@@ -56,6 +56,7 @@ FUZZ_EXTRA_fuzz_instrument := fuzz_util
 FUZZ_EXTRA_fuzz_ckpt := fuzz_util
 FUZZ_EXTRA_fuzz_mgmt := fuzz_util
 FUZZ_EXTRA_fuzz_canister := fuzz_util
+FUZZ_EXTRA_fuzz_round := fuzz_util
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 # replay binaries follow BUILD (build-san/ under SANITIZE=1)
@@ -108,6 +109,8 @@ $(FUZZ_GEN)/uc_wasm.h: $(FUZZ_UC_WASM) fuzz/fuzz.mk
 	mv $@.tmp $@
 $(FUZZ_OBJ)/fuzz/fuzz_canister.o $(FUZZ_ROBJ)/fuzz/fuzz_canister.o: $(FUZZ_GEN)/uc_wasm.h
 $(FUZZ_OBJ)/fuzz/fuzz_canister.o $(FUZZ_ROBJ)/fuzz/fuzz_canister.o: FUZZ_CPPFLAGS += -I$(FUZZ_GEN)
+$(FUZZ_OBJ)/fuzz/fuzz_round.o $(FUZZ_ROBJ)/fuzz/fuzz_round.o: $(FUZZ_GEN)/uc_wasm.h
+$(FUZZ_OBJ)/fuzz/fuzz_round.o $(FUZZ_ROBJ)/fuzz/fuzz_round.o: FUZZ_CPPFLAGS += -I$(FUZZ_GEN)
 
 # one link rule per target: the libFuzzer binary and the replay binary
 define FUZZ_LINK_RULES

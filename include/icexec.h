@@ -165,8 +165,12 @@ typedef void *(*icx_realloc_fn)(void *ud, void *ptr, size_t old_size, size_t new
 struct icx_principal;
 /* Sink for the ic0.debug_print output of canisters executed by rounds:
  * the canister id and the message bytes (not NUL-terminated).  Called on
- * the thread that runs icx_execute_round; it must not call into the
- * library.  Output of a message that later traps is still printed. */
+ * the thread that runs icx_execute_round (worker threads buffer their
+ * canisters' output; it is delivered after each inner iteration of the
+ * round, in the order one thread would have produced it, so the sequence
+ * never depends on the thread count), and on the thread of icx_query for
+ * queries; it must not call into the library.  Output of a message that
+ * later traps is still printed. */
 typedef void (*icx_debug_print_fn)(void *ud, const struct icx_principal *canister,
                                    const uint8_t *msg, size_t len);
 /* Verifier of a batch's random-tape signature (the round's threshold BLS
@@ -197,8 +201,11 @@ typedef struct icx_engine_opts {
   uint64_t max_instructions_install_slice; /* DTS slice of install_code */
   uint64_t max_instructions_query;         /* one query method */
   uint64_t max_instructions_round;         /* R per scheduler core; >= both slices */
-  uint32_t threads;          /* worker threads (stored; this version runs rounds on the
-                                calling thread; results never depend on it) */
+  uint32_t threads;          /* threads executing a round (0 = 1, at most 256): the
+                                scheduler cores run in parallel on min(threads, cores)
+                                threads, the calling one included.  Results never
+                                depend on it.  With more than 1, realloc_fn must be
+                                thread-safe (the default is). */
   uint32_t scheduler_cores;  /* virtual scheduler cores: a protocol parameter (4) */
   icx_debug_print_fn debug_print; /* NULL: debug output is dropped */
   void *debug_print_ud;           /* passed to debug_print */
@@ -715,6 +722,104 @@ ICX_API uint64_t icx_round_output_instructions(const icx_round_output *output);
  * Errors: ICX_EINVAL (out_hash NULL), ICX_EMISUSE. */
 ICX_API ICX_NODISCARD icx_status icx_round_output_state_hash(const icx_round_output *output,
                                                             uint8_t out_hash[32]);
+
+/* ---- messages from other subnets ----
+ * A batch carries, besides ingress, the messages that canisters on other
+ * subnets sent to canisters here (the incoming xnet streams).  The item
+ * uses the layout of the output's icx_xnet_message:
+ *   request  (kind ICX_XNET_REQUEST): src = the remote caller, dst = a
+ *            canister of this state, method, data = argument, cycles
+ *            attached, callback = the caller's callback id (echoed in the
+ *            response), deadline_ns (0 = guaranteed response);
+ *   response (kind ICX_XNET_RESPONSE): src = the remote callee, dst = the
+ *            canister here that made the call, callback = the callback id
+ *            of the request the output carried, data = reply bytes or
+ *            reject message, reject_code (0 = reply), cycles refunded.
+ * Induction happens after the ingress messages, in the order added.  A
+ * request to a canister that does not exist, or is stopping or stopped,
+ * is answered at once with a reject response in the round's xnet output
+ * (reject code 3 "destination invalid" or 5 "canister error"); so is a
+ * request that finds the input queue full (code 2).  A response to a
+ * callback its canister does not hold is dropped (the IC's stream
+ * handling never delivers those twice).  Errors: ICX_EINVAL (NULL
+ * arguments, struct_size too small, unknown kind, method NULL or longer
+ * than 20000 bytes for a request, data NULL with len > 0, len > 2 MiB),
+ * ICX_ENOMEM, ICX_EMISUSE.  [in: copy] [thread: engine] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_batch_add_xnet(icx_batch *batch,
+                                                   const icx_xnet_message *msg);
+/* The number of xnet messages in the batch (0 for an invalid handle). */
+ICX_API uint64_t icx_batch_xnet_count(const icx_batch *batch);
+
+/* ==== queries ===============================================================
+ * Non-replicated execution (docs/round.md "Queries").  A snapshot is a
+ * frozen, read-only copy of a state's committed canisters (O(canisters):
+ * memories are shared page maps, not copied).  Queries run on snapshots,
+ * never on the live state, so a host may answer queries from many threads
+ * while icx_execute_round advances the state on another.  Every query
+ * starts from the snapshot: its changes to memory, balance and the rest
+ * are discarded; update-only System API calls trap; the engine's query
+ * instruction limit applies (for a composite query: to the whole call
+ * tree).  Composite queries may call query and composite-query methods of
+ * other canisters of the snapshot; each such call sees the snapshot's
+ * state of the callee.
+ *
+ * Threading: icx_state_snapshot is [thread: engine]; icx_query and
+ * icx_snapshot_round may run on any number of threads at once on the same
+ * snapshot (and alongside rounds, batches and other engine calls);
+ * icx_snapshot_free must not overlap a query on that snapshot.  Because
+ * queries allocate from many threads, a custom realloc_fn must be
+ * thread-safe when queries run concurrently (the default is).  debug_print
+ * output of a query goes to the engine's debug_print sink on the thread
+ * that runs icx_query.  icx_errmsg is not written by icx_query: its
+ * status says what failed; everything the IC reports as a reject is a
+ * result, not an error. */
+typedef struct icx_snapshot icx_snapshot;
+
+/* A snapshot of the state as of its last round.  Errors: ICX_EINVAL
+ * (out_snapshot NULL), ICX_ENOMEM, ICX_EMISUSE.
+ * [out: handle -> icx_snapshot_free] [thread: engine] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_state_snapshot(icx_state *state,
+                                                   icx_snapshot **out_snapshot);
+/* Free a snapshot.  NULL is a no-op.  icx_engine_free frees the snapshots
+ * left.  [thread: any, not during a query on it] */
+ICX_API void icx_snapshot_free(icx_snapshot *snapshot);
+/* The round the snapshot was taken after (0 for an invalid handle). */
+ICX_API uint64_t icx_snapshot_round(const icx_snapshot *snapshot);
+
+/* The result of a query.  The caller sets struct_size; data is owned by
+ * the result (icx_query_result_clear frees it; clear before the engine is
+ * freed). */
+typedef struct icx_query_result {
+  uint32_t struct_size;  /* sizeof(icx_query_result), set by the caller */
+  uint32_t status;       /* ICX_INGRESS_REPLIED or ICX_INGRESS_REJECTED */
+  uint32_t reject_code;  /* ICX_REJECT_CODE_*; 0 when replied */
+  uint32_t error_code;   /* IC0xxx number as in icx_ingress_result; 0 when replied */
+  uint8_t *data;         /* reply bytes, or the reject message (UTF-8) */
+  size_t len;
+  uint64_t instructions; /* instructions used (all canisters of a composite query) */
+  void *internal_;       /* owned by the library */
+} icx_query_result;
+
+/* Run query method `method` (NUL-terminated) of canister with argument
+ * arg[0..len) as sender, on the snapshot.  A method that is not exported
+ * as a query or composite query, a missing or empty canister, a stopped,
+ * stopping or frozen canister, a trap or an exceeded limit are rejects in
+ * *out, as the IC reports them (e.g. IC0536, IC0537, IC0301, IC0508,
+ * IC0509, IC0207, IC0502, IC0522; IC0525 / IC0526 when a composite query's
+ * calls go deeper than 6 or use up the instruction limit).
+ * Errors: ICX_EINVAL (NULL arguments, struct_size too small, arg NULL
+ * with len > 0, a principal longer than ICX_PRINCIPAL_MAX_BYTES),
+ * ICX_ENOMEM, ICX_EMISUSE (invalid snapshot); *out is then
+ * cleared (status 0, data NULL).  [in: borrow] [out: caller buffer ->
+ * icx_query_result_clear] [thread: any] [alloc: yes] */
+ICX_API ICX_NODISCARD icx_status icx_query(const icx_snapshot *snapshot,
+                                          const icx_principal *sender,
+                                          const icx_principal *canister, const char *method,
+                                          const uint8_t *arg, size_t len,
+                                          icx_query_result *out);
+/* Free the data of a result and zero it (struct_size kept).  NULL or an
+ * already cleared result is a no-op.  [thread: any] */
+ICX_API void icx_query_result_clear(icx_query_result *result);
 
 #ifdef __cplusplus
 }

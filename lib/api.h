@@ -26,6 +26,8 @@
 #define ICX_MAGIC_STATE 0x53584349u
 #define ICX_MAGIC_BATCH 0x42584349u
 #define ICX_MAGIC_OUTPUT 0x4f584349u
+/* "ICXN": query snapshots (api_query.c). */
+#define ICX_MAGIC_SNAPSHOT 0x4e584349u
 
 struct icx_engine {
   uint32_t magic;
@@ -37,6 +39,7 @@ struct icx_engine {
   icxRtConfig rtcfg;
   icxRoundLimits limits;
   uint32_t threads;
+  struct icxPool *pool;            /* worker threads of rounds (made on first use), or NULL */
   icx_verify_random_sig_fn verify; /* random-tape signature check, or NULL */
   void *verify_ud;
   uint8_t *pubkey;                 /* copy of the subnet public key (engine allocator) */
@@ -44,6 +47,8 @@ struct icx_engine {
   icx_state *states;          /* live states */
   icx_batch *batches;         /* live batches */
   icx_round_output *outputs;  /* live round outputs */
+  icx_snapshot *snapshots;    /* live query snapshots (api_query.c) */
+  _Atomic uint32_t snap_lock; /* spin lock of the snapshots list (freed from any thread) */
 };
 
 /* A subnet state: the replicated icxState plus the scheduler's state. */
@@ -66,6 +71,7 @@ struct icx_batch {
   uint8_t *sig;
   size_t sig_len;
   icxMsgList ingress;         /* kind INGRESS, in the order added */
+  icxMsgList xnet;            /* kind REQUEST / RESPONSE from other subnets, in the order added */
   uint64_t payload;           /* bytes of method names and arguments */
   icx_batch *prev, *next;
 };
@@ -88,6 +94,9 @@ ICX_INTERNAL icx_status icxApi_engine_config(icx_engine *e, const icx_engine_opt
 ICX_INTERNAL icx_status icxApi_state_wrap(icx_engine *e, icxState *st, icx_state **out);
 /* Free every state, batch and output of the engine (icx_engine_free). */
 ICX_INTERNAL void icxApi_engine_free_rounds(icx_engine *e);
+/* Free every query snapshot of the engine (api_query.c; called by
+ * icxApi_engine_free_rounds). */
+ICX_INTERNAL void icxApi_engine_free_snapshots(icx_engine *e);
 
 struct icx_module {
   uint32_t magic; /* ICX_MAGIC_MODULE while the handle is live */

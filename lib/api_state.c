@@ -3,6 +3,7 @@
  * round outputs (docs/round.md).  Thin wrappers over lib/round.h and
  * lib/state.h; checkpoints are in api_ckpt.c. */
 #include "api.h"
+#include "pool.h"
 
 #include <blake2.h>
 #include <sodium.h>
@@ -99,6 +100,9 @@ icx_status icxApi_engine_config(icx_engine *e, const icx_engine_opts *o) {
   if (o->max_instructions_round) e->limits.max_instructions_round = o->max_instructions_round;
   if (o->scheduler_cores) e->limits.cores = o->scheduler_cores;
   e->threads = o->threads ? o->threads : 1;
+  if (e->threads > ICX_POOL_MAX_THREADS)
+    return icxErr_set(&e->err, ICX_EINVAL, "engine: %u threads (at most %u)",
+                      (unsigned)o->threads, ICX_POOL_MAX_THREADS);
   c->debug_print = o->debug_print;
   c->debug_print_ud = o->debug_print_ud;
   if (o->subnet_public_key_len > 4096 || (!o->subnet_public_key && o->subnet_public_key_len))
@@ -132,9 +136,12 @@ static void batch_destroy(icx_batch *b);
 static void output_destroy(icx_round_output *o);
 
 void icxApi_engine_free_rounds(icx_engine *e) {
+  icxApi_engine_free_snapshots(e);
   while (e->outputs) output_destroy(e->outputs);
   while (e->batches) batch_destroy(e->batches);
   while (e->states) state_destroy(e->states);
+  icxPool_free(e->pool);
+  e->pool = NULL;
 }
 
 /* ---- states ----------------------------------------------------------------------------- */
@@ -250,6 +257,7 @@ static void batch_destroy(icx_batch *b) {
   icx_engine *e = b->engine;
   LIST_DROP(e->batches, b);
   icxMsgList_free(&e->alloc, &b->ingress);
+  icxMsgList_free(&e->alloc, &b->xnet);
   icxCore_free(&e->alloc, b->sig, b->sig_len);
   b->magic = ICX_MAGIC_DEAD;
   icxCore_free(&e->alloc, b, sizeof *b);
@@ -371,6 +379,68 @@ icx_status icx_batch_add_ingress(icx_batch *batch, const icx_principal *sender,
   if (!batch_ok(batch)) return ICX_EMISUSE;
   icxErr_clear(&batch->engine->err);
   return add_ingress(batch, sender, canister, method, arg, len, NULL, out_id);
+}
+
+/* ---- messages from other subnets --------------------------------------------------------- */
+
+icx_status icx_batch_add_xnet(icx_batch *batch, const icx_xnet_message *x) {
+  if (!batch_ok(batch)) return ICX_EMISUSE;
+  icx_engine *e = batch->engine;
+  icxErr *err = &e->err;
+  icxErr_clear(err);
+  if (!x || x->struct_size < offsetof(icx_xnet_message, deadline_ns) + 8)
+    return fail(e, icxErr_set(err, ICX_EINVAL, "xnet: NULL message or struct_size too small"));
+  int req = x->kind == ICX_XNET_REQUEST;
+  size_t mlen = req && x->method ? strlen(x->method) : 0;
+  if (x->kind != ICX_XNET_REQUEST && x->kind != ICX_XNET_RESPONSE)
+    return fail(e, icxErr_set(err, ICX_EINVAL, "xnet: unknown kind %u", (unsigned)x->kind));
+  if (x->src.len > ICX_PRINCIPAL_MAX_BYTES || x->dst.len > ICX_PRINCIPAL_MAX_BYTES ||
+      (req && !x->method) || (!x->data && x->len > 0))
+    return fail(e, icxErr_set(err, ICX_EINVAL, "xnet: invalid principal, method or data"));
+  if (mlen > METHOD_MAX_BYTES || x->len > INGRESS_MAX_BYTES)
+    return fail(e, icxErr_set(err, ICX_EINVAL, "xnet: method of %zu bytes or data of %zu bytes "
+                              "too large", mlen, x->len));
+  if (!req && x->reject_code > ICX_REJECT_CODE_SYS_UNKNOWN)
+    return fail(e, icxErr_set(err, ICX_EINVAL, "xnet: reject code %u", (unsigned)x->reject_code));
+  if (batch->xnet.n >= BATCH_MAX_INGRESS * 10 || batch->payload + mlen + x->len > BATCH_MAX_PAYLOAD)
+    return fail(e, icxErr_set(err, ICX_ELIMIT, "xnet: the batch holds %u messages / %llu bytes "
+                              "already", (unsigned)batch->xnet.n,
+                              (unsigned long long)batch->payload));
+  icxMsg m;
+  memset(&m, 0, sizeof m);
+  m.kind = req ? ICX_MSG_REQUEST : ICX_MSG_RESPONSE;
+  m.src = x->src;
+  m.dst = x->dst;
+  memset(m.src.bytes + m.src.len, 0, sizeof m.src.bytes - m.src.len);
+  memset(m.dst.bytes + m.dst.len, 0, sizeof m.dst.bytes - m.dst.len);
+  m.cycles.hi = x->cycles_hi;
+  m.cycles.lo = x->cycles_lo;
+  m.callback = x->callback;
+  m.reject_code = req ? 0 : x->reject_code;
+  m.deadline = x->deadline_ns;
+  if (req) {
+    m.method_len = (uint32_t)mlen;
+    m.method = icxCore_alloc(&e->alloc, mlen + 1);
+    if (!m.method) return fail(e, icxErr_set(err, ICX_ENOMEM, "out of memory"));
+    memcpy(m.method, x->method, mlen + 1);
+  }
+  if (x->len) {
+    m.data = icxCore_alloc(&e->alloc, x->len);
+    if (!m.data) {
+      icxState_msg_clear(&e->alloc, &m);
+      return fail(e, icxErr_set(err, ICX_ENOMEM, "out of memory"));
+    }
+    memcpy(m.data, x->data, x->len);
+  }
+  m.len = x->len;
+  icx_status rc = icxMsgList_push(&e->alloc, &batch->xnet, &m, err); /* frees m on failure */
+  if (rc) return fail(e, rc);
+  batch->payload += mlen + x->len;
+  return ICX_OK;
+}
+
+uint64_t icx_batch_xnet_count(const icx_batch *batch) {
+  return batch_ok(batch) ? batch->xnet.n : 0;
 }
 
 /* ---- management helpers ------------------------------------------------------------------ */
@@ -608,20 +678,31 @@ icx_status icx_execute_round(icx_engine *engine, icx_state *state, const icx_bat
                       "icx_execute_round: the random-tape signature of round %llu does not "
                       "verify against the subnet public key",
                       (unsigned long long)batch->round);
+  /* the worker threads, started by the first round that can use them: one
+   * per scheduler core at most */
+  uint32_t nthreads = e->threads < e->limits.cores ? e->threads : e->limits.cores;
+  if (nthreads > 1 && !e->pool) {
+    icx_status prc = icxPool_new(&e->alloc, nthreads, &e->pool, &e->err);
+    if (prc) return fail(e, prc);
+  }
   icx_round_output *o = icxCore_alloc(&e->alloc, sizeof *o);
-  icxMsg *msgs = icxCore_allocn(&e->alloc, (size_t)batch->ingress.n + 1, sizeof *msgs);
+  size_t nmsgs = (size_t)batch->ingress.n + batch->xnet.n + 1;
+  icxMsg *msgs = icxCore_allocn(&e->alloc, nmsgs, sizeof *msgs);
   icx_status rc = ICX_OK;
   if (!o || !msgs) {
     icxCore_free(&e->alloc, o, sizeof *o);
-    icxCore_free(&e->alloc, msgs, ((size_t)batch->ingress.n + 1) * sizeof *msgs);
+    icxCore_free(&e->alloc, msgs, nmsgs * sizeof *msgs);
     return icxErr_set(&e->err, ICX_ENOMEM, "out of memory");
   }
   o->magic = ICX_MAGIC_OUTPUT;
   o->engine = e;
   LIST_PUSH(e->outputs, o);
   uint32_t n = 0;
-  for (; n < batch->ingress.n && rc == ICX_OK; n++)
-    rc = icxMsg_copy(&e->alloc, &batch->ingress.v[n], &msgs[n], &e->err);
+  for (; n < batch->ingress.n + batch->xnet.n && rc == ICX_OK; n++) {
+    const icxMsg *src = n < batch->ingress.n ? &batch->ingress.v[n]
+                                             : &batch->xnet.v[n - batch->ingress.n];
+    rc = icxMsg_copy(&e->alloc, src, &msgs[n], &e->err);
+  }
   if (rc == ICX_OK) {
     icxRoundInput in;
     memset(&in, 0, sizeof in);
@@ -630,16 +711,20 @@ icx_status icx_execute_round(icx_engine *engine, icx_state *state, const icx_bat
     in.sig = batch->sig;
     in.sig_len = batch->sig_len;
     in.ingress = msgs;
-    in.ningress = n;
+    in.ningress = batch->ingress.n;
+    in.xnet = msgs + batch->ingress.n;
+    in.nxnet = batch->xnet.n;
     in.checkpoint = batch->checkpoint;
+    in.pool = e->pool;
     rc = icxRound_execute(st, &state->sched, &e->limits, &in, &o->stats, &e->err);
     n = 0; /* taken */
   }
   for (uint32_t i = 0; i < n; i++) icxState_msg_clear(&e->alloc, &msgs[i]);
-  icxCore_free(&e->alloc, msgs, ((size_t)batch->ingress.n + 1) * sizeof *msgs);
+  icxCore_free(&e->alloc, msgs, nmsgs * sizeof *msgs);
   /* the round's products leave the state */
   o->ingress = st->ingress;
   o->xnet = st->outbox;
+  icxState_note_exported(st, &st->outbox);
   memset(&st->ingress, 0, sizeof st->ingress);
   memset(&st->outbox, 0, sizeof st->outbox);
   if (rc == ICX_OK) rc = subnet_hash(state, o->hash, &e->err);

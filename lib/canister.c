@@ -586,3 +586,96 @@ icx_status icxCanister_uninstall(icxCanister *c, icxExecOutcome *out, icxErr *er
   c->version++;
   return ICX_OK;
 }
+
+/* ---- frozen images (query snapshots) ------------------------------------------------------- */
+
+/* A copy of a globals save (icxGlobals_save's layout: n + 1 slots). */
+static icx_status globals_copy(const icxAllocator *a, const icxGlobalSave *src,
+                               icxGlobalSave *dst) {
+  dst->vals = NULL;
+  dst->n = 0;
+  if (!src->vals) return ICX_OK;
+  dst->vals = icxCore_allocn(a, (size_t)src->n + 1, sizeof(uint64_t));
+  if (!dst->vals) return ICX_ENOMEM;
+  memcpy(dst->vals, src->vals, ((size_t)src->n + 1) * sizeof(uint64_t));
+  dst->n = src->n;
+  return ICX_OK;
+}
+
+icx_status icxCanister_image(const icxAllocator *a, const icxCanister *c, icxCanisterImage *out,
+                             icxErr *err) {
+  memset(out, 0, sizeof *out);
+  if (globals_copy(a, &c->globals, &out->globals) != ICX_OK)
+    return icxErr_set(err, ICX_ENOMEM, "out of memory (snapshot)");
+  out->id = c->id;
+  out->status = c->status;
+  out->ncontrollers = c->ncontrollers;
+  memcpy(out->controllers, c->controllers, sizeof out->controllers);
+  out->settings = c->settings;
+  out->balance = c->balance;
+  out->reserved = c->reserved;
+  out->version = c->version;
+  memcpy(out->certified, c->certified, sizeof out->certified);
+  out->certified_len = c->certified_len;
+  out->global_timer = c->global_timer;
+  out->code = icxCode_ref(c->code);
+  out->heap = icxPm_ref(c->heap_map);
+  out->stable = icxPm_ref(icxStable_map(c->stable));
+  return ICX_OK;
+}
+
+void icxCanisterImage_free(const icxAllocator *a, icxCanisterImage *img) {
+  if (!img) return;
+  icxCode_unref(img->code);
+  icxPm_unref(img->heap);
+  icxPm_unref(img->stable);
+  icxGlobals_free(a, &img->globals);
+  memset(img, 0, sizeof *img);
+}
+
+icx_status icxCanister_from_image(const icxAllocator *a, icxPmCtx *pm, const icxRtConfig *cfg,
+                                  const icxCanisterImage *img, icxCanister **out, icxErr *err) {
+  *out = NULL;
+  icxCanister *c = NULL;
+  icx_status rc = icxCanister_new(a, pm, cfg, &img->id, &c, err);
+  if (rc != ICX_OK) return rc;
+  c->status = img->status;
+  c->ncontrollers = img->ncontrollers;
+  memcpy(c->controllers, img->controllers, sizeof c->controllers);
+  c->settings = img->settings;
+  c->balance = img->balance;
+  c->reserved = img->reserved;
+  c->version = img->version;
+  memcpy(c->certified, img->certified, sizeof c->certified);
+  c->certified_len = img->certified_len;
+  c->global_timer = img->global_timer;
+  if (img->heap) {
+    icxPm_unref(c->heap_map);
+    c->heap_map = icxPm_ref(img->heap);
+  }
+  if (img->stable && (rc = icxStable_load(c->stable, img->stable, err)) != ICX_OK) goto fail;
+  if (globals_copy(a, &img->globals, &c->globals) != ICX_OK) {
+    rc = icxErr_set(err, ICX_ENOMEM, "out of memory (canister)");
+    goto fail;
+  }
+  if (img->code) {
+    icxRuntime r;
+    icxTrap trap = ICX_TRAP_NONE;
+    rc = icxRuntime_new(c, img->code, &r, &trap, err);
+    if (rc == ICX_OK && trap != ICX_TRAP_NONE)
+      rc = icxErr_set(err, ICX_ETRAP, "the canister's code traps when instantiated");
+    if (rc != ICX_OK) goto fail;
+    c->store = r.store;
+    c->inst = r.inst;
+    c->x = r.x;
+    c->code = icxCode_ref(img->code);
+    icxMemInst *m = icxInstance_memory(c->inst);
+    if (m && (rc = icxHeap_load(m, c->heap_map, err)) != ICX_OK) goto fail;
+    if (c->globals.vals) icxGlobals_restore(c->inst, &c->globals);
+  }
+  *out = c;
+  return ICX_OK;
+fail:
+  icxCanister_free(c);
+  return rc;
+}

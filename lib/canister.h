@@ -127,6 +127,8 @@ typedef struct icxCallContext {
   uint8_t deleted;         /* uninstall: answered by the system, callbacks run no code */
   uint64_t instructions;   /* used so far in this context (performance_counter(1)) */
   char *method;            /* for msg_method_name / logs */
+  uint8_t query;           /* made by a composite query: its callbacks run in CRy / CRt /
+                            * CC under the query limit (never in a replicated state) */
 } icxCallContext;
 
 typedef struct icxCallback {
@@ -266,6 +268,11 @@ typedef struct icxExecEnv {
   size_t certificate_len;
   const uint8_t *root_key;
   size_t root_key_len;
+  /* Non-replicated executions (QUERY, COMPOSITE_QUERY and the callbacks of
+   * a composite query's call contexts): the instruction limit of this
+   * execution, 0 = cfg->max_instructions_query (query.c passes what is
+   * left of a composite query's call-graph budget). */
+  uint64_t query_limit;
 } icxExecEnv;
 
 /* Execute msg on c: an INGRESS or REQUEST runs the update (or replicated
@@ -274,8 +281,16 @@ typedef struct icxExecEnv {
  * and cycles (prepay) first; a message that cannot run produces its
  * reject/error response in *out without running code.  A trap rolls back
  * heap, stable memory, globals, balances and call state (except fees).
+ * ICX_EXEC_QUERY and ICX_EXEC_COMPOSITE_QUERY take an INGRESS message (src
+ * = the caller, user or canister) and run unsliced under env->query_limit,
+ * without cycles.  QUERY discards every change.  COMPOSITE_QUERY (context
+ * CQ) keeps its memory changes in c (the caller works on a throw-away copy,
+ * query.c) and, when it neither replied nor trapped but called other
+ * canisters, opens a query call context (origin INGRESS, query = 1) whose
+ * callbacks (RESPONSE executions) run in CRy / CRt / CC; its requests
+ * follow the response (if any) in out->out.
  * Errors (returned, state unchanged): ICX_ENOMEM, ICX_EINVAL (wrong message
- * kind, ICX_EXEC_COMPOSITE_QUERY), ICX_ESTATE (a paused execution exists:
+ * kind), ICX_ESTATE (a paused execution exists:
  * resume or abort it first), ICX_ENOTFOUND (RESPONSE for an unknown
  * callback).  Tasks take msg NULL and do nothing when the entry point is
  * not exported or the canister is not running.  Free out with
@@ -324,6 +339,46 @@ ICX_INTERNAL icx_status icxCanister_install(icxCanister *c, const icxExecEnv *en
 /* uninstall_code: drop code and memories, reject open call contexts
  * (responses in out->out). */
 ICX_INTERNAL icx_status icxCanister_uninstall(icxCanister *c, icxExecOutcome *out, icxErr *err);
+
+/* ---- frozen images (query snapshots, query.c) ------------------------------ */
+/* The committed state of a canister that a non-replicated execution needs,
+ * frozen: values, and references to the immutable code and page maps.
+ * Read-only once made; any number of threads may build working canisters
+ * from one image at once.  A canister with a paused execution gives its
+ * committed state (the paused run's changes are not in the maps). */
+typedef struct icxCanisterImage {
+  icx_principal id;
+  uint8_t status;
+  uint32_t ncontrollers;
+  icx_principal controllers[10];
+  icxCanisterSettings settings;
+  icxU128 balance, reserved;
+  uint64_t version;
+  uint8_t certified[32];
+  uint32_t certified_len;
+  uint64_t global_timer;
+  icxCode *code;           /* referenced, or NULL (empty canister) */
+  icxPageMap *heap;        /* referenced: committed heap */
+  icxPageMap *stable;      /* referenced: committed stable memory */
+  icxGlobalSave globals;   /* copy of the committed globals */
+} icxCanisterImage;
+
+/* The image of c's committed state: O(1) plus a copy of the globals (no
+ * page is copied).  ICX_ENOMEM (*out zeroed). */
+ICX_INTERNAL icx_status icxCanister_image(const icxAllocator *a, const icxCanister *c,
+                                          icxCanisterImage *out, icxErr *err);
+/* Drop the references and the globals copy of an image and zero it. */
+ICX_INTERNAL void icxCanisterImage_free(const icxAllocator *a, icxCanisterImage *img);
+/* A new working canister with img's state (no call contexts, queues or
+ * logs): the code instantiated, heap and stable memory loaded from the
+ * maps (the heap's present pages are copied into the live memory), the
+ * globals restored.  Everything it does stays in the new canister.
+ * Errors: ICX_ENOMEM, ICX_EREJECTED / ICX_ETRAP (the code no longer
+ * instantiates: internal). */
+ICX_INTERNAL icx_status icxCanister_from_image(const icxAllocator *a, icxPmCtx *pm,
+                                               const icxRtConfig *cfg,
+                                               const icxCanisterImage *img,
+                                               icxCanister **out, icxErr *err);
 
 /* Memory charged for the canister (heap + stable + globals + code), bytes. */
 ICX_INTERNAL uint64_t icxCanister_memory_usage(const icxCanister *c);

@@ -69,6 +69,26 @@ icxU128 icxU128_div_u64(icxU128 a, uint64_t d, uint64_t *rem) {
     if (rem) *rem = 0;
     return icxU128_zero();
   }
+#if defined(__SIZEOF_INT128__)
+  /* the compiler's 128-bit division (the same quotient and remainder as
+   * the portable loop below; tests/unit_cycles.c checks both) */
+  unsigned __int128 x = ((unsigned __int128)a.hi << 64) | a.lo;
+  unsigned __int128 qq = x / d;
+  if (rem) *rem = (uint64_t)(x % d);
+  icxU128 q;
+  q.lo = (uint64_t)qq;
+  q.hi = (uint64_t)(qq >> 64);
+  return q;
+#else
+  return icxU128_div_u64_portable(a, d, rem);
+#endif
+}
+
+icxU128 icxU128_div_u64_portable(icxU128 a, uint64_t d, uint64_t *rem) {
+  if (d == 0) {
+    if (rem) *rem = 0;
+    return icxU128_zero();
+  }
   /* schoolbook division, one bit at a time over the high half's remainder:
    * hi / d directly, then 64 steps for the low half (r < d throughout) */
   icxU128 q;

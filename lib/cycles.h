@@ -62,6 +62,9 @@ ICX_INTERNAL icxU128 icxU128_mul_u64_sat(icxU128 a, uint64_t b);
 /* floor(a / d) and, if rem is not NULL, a mod d.  d == 0 gives 0 and
  * remainder 0 (never traps; callers never divide by 0). */
 ICX_INTERNAL icxU128 icxU128_div_u64(icxU128 a, uint64_t d, uint64_t *rem);
+/* The same by shift-and-subtract, for compilers without a 128-bit integer
+ * type (icxU128_div_u64 uses the compiler's where it has one). */
+ICX_INTERNAL icxU128 icxU128_div_u64_portable(icxU128 a, uint64_t d, uint64_t *rem);
 
 /* Decimal digits of a into buf (NUL-terminated if cap > 0).  Returns the
  * number of digits (without the NUL) -- the required size is that plus 1;

@@ -196,10 +196,14 @@ void icxExecution_error(const icxExecution *e, uint16_t *code, char *buf, size_t
 }
 
 /* Errors found before any code runs (no module, no method): the same form. */
-static void pre_error(const icxCanister *c, uint16_t code, const char *desc, char *buf,
-                      size_t cap) {
+void icxExecution_pre_error(const icxCanister *c, uint16_t code, const char *desc, char *buf,
+                            size_t cap) {
   icxExecution_format(c, desc, code == 537 ? HELP_NO_MODULE : HELP_METHOD_NOT_FOUND, code, buf,
                       cap);
+}
+static void pre_error(const icxCanister *c, uint16_t code, const char *desc, char *buf,
+                      size_t cap) {
+  icxExecution_pre_error(c, code, desc, buf, cap);
 }
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -474,6 +478,55 @@ static icx_status finish_query(icxCanister *c, icxExecution *e, int step, icxExe
                              strlen(out->error), x.available, out, err);
 }
 
+/* COMPOSITE_QUERY: the memory changes stay in c (a working copy); the
+ * context stays open while calls are outstanding. */
+static icx_status finish_composite(icxCanister *c, icxExecution *e, int step,
+                                   icxExecOutcome *out, icxErr *err) {
+  icx_status rc = ICX_OK;
+  if (step == ICX_STEP_DONE) {
+    rc = icxCanister_commit_memory(c, err);
+    if (rc != ICX_OK) {
+      icxCanister_rollback_memory(c);
+      return rc;
+    }
+  } else {
+    icxCanister_rollback_memory(c);
+  }
+  out->instructions = used_capped(e);
+  c->instructions_total += out->instructions;
+  icxCallContext x;
+  ctx_from_msg(&e->msg, ICX_ORIGIN_INGRESS, &x);
+  x.id = e->ctx_id;
+  x.query = 1;
+  x.available = icxU128_zero();
+  c->next_ctx_id++;
+  if (step != ICX_STEP_DONE) {
+    out->trapped = 1;
+    icxExecution_error(e, &out->error_code, out->error, sizeof out->error);
+    return icxCanister_respond(c, &x, ICX_REJECT_CANISTER_ERROR, out->error_code,
+                               (const uint8_t *)out->error, strlen(out->error), x.available, out,
+                               err);
+  }
+  if (e->call.active) { /* a call under construction is dropped, its cycles back */
+    e->balance = icxU128_add_sat(e->balance, e->call.cycles);
+    icxSys_call_clear(&c->alloc, &e->call);
+  }
+  apply_balance(c, e);
+  x.instructions = out->instructions;
+  if (e->resp) rc = send_response(c, e, &x, out, err);
+  if (rc == ICX_OK && e->nreqs) {
+    rc = commit_calls(c, e, out, err);
+    if (rc == ICX_OK) rc = icxCanister_ctx_push(c, &x);
+    if (rc != ICX_OK) return icxErr_set(err, ICX_ENOMEM, "out of memory (call context)");
+  } else if (rc == ICX_OK && !e->resp) {
+    did_not_reply(c, out->error, sizeof out->error);
+    out->error_code = 506;
+    rc = icxCanister_respond(c, &x, ICX_REJECT_CANISTER_ERROR, 506, (const uint8_t *)out->error,
+                             strlen(out->error), x.available, out, err);
+  }
+  return rc;
+}
+
 /* After a run: park a paused execution or finish it. */
 static icx_status finish_step(icxCanister *c, icxExecution *e, int step, icxExecOutcome *out,
                               icxErr *err) {
@@ -498,6 +551,7 @@ static icx_status finish_step(icxCanister *c, icxExecution *e, int step, icxExec
   case ICX_EXEC_RESPONSE: rc = finish_response(c, e, step, out, err); break;
   case ICX_EXEC_QUERY:
   case ICX_EXEC_INSPECT: rc = finish_query(c, e, step, out, err); break;
+  case ICX_EXEC_COMPOSITE_QUERY: rc = finish_composite(c, e, step, out, err); break;
   default: rc = finish_call(c, e, step, out, err); break;
   }
   if (c->paused == e) return rc; /* a cleanup paused */
@@ -510,7 +564,8 @@ static icx_status finish_step(icxCanister *c, icxExecution *e, int step, icxExec
 static void set_stable_limits(icxCanister *c, const icxExecution *e) {
   const icxRtConfig *cfg = &e->cfg;
   switch (e->api) {
-  case ICX_API_RQ: case ICX_API_NRQ: case ICX_API_INSPECT:
+  case ICX_API_RQ: case ICX_API_NRQ: case ICX_API_INSPECT: case ICX_API_CQ:
+  case ICX_API_CRY: case ICX_API_CRT: case ICX_API_CC:
     icxStable_set_limits(c->stable, cfg->stable_access_pages_query, cfg->stable_access_pages_query);
     break;
   default:
@@ -685,7 +740,7 @@ static int run_cleanup(icxExecution *e, icxExecOutcome *out) {
   icxCanister *c = e->c;
   (void)out;
   e->phase = 1;
-  e->api = ICX_API_CLEANUP;
+  e->api = e->query ? ICX_API_CC : ICX_API_CLEANUP;
   e->balance = e->balance_start;
   e->burned = icxU128_zero(); /* the callback's burns and call fees are rolled back */
   memcpy(e->certified, c->certified, sizeof e->certified);
@@ -746,6 +801,12 @@ static icx_status exec_response(icxCanister *c, const icxExecEnv *env, const icx
   /* the refund is in the balance before the callback runs (added to c at finish) */
   e->balance = e->balance_start = icxU128_add_sat(c->balance, msg->cycles);
   e->api = msg->reject_code ? ICX_API_REJECT : ICX_API_REPLY;
+  if (x->query) { /* a composite query's callback: CRy / CRt, non-replicated */
+    e->query = 1;
+    e->replicated = 0;
+    e->api = msg->reject_code ? ICX_API_CRT : ICX_API_CRY;
+    e->limit = env->query_limit ? env->query_limit : cfg->max_instructions_query;
+  }
   e->caller = x->caller;
   e->ctx_id = cb.ctx;
   e->can_respond = !x->responded && x->origin != ICX_ORIGIN_SYSTEM;
@@ -813,8 +874,9 @@ static icx_status exec_query(icxCanister *c, const icxExecEnv *env, uint8_t kind
   e->has_msg = 1;
   e->replicated = 0;
   e->api = kind == ICX_EXEC_QUERY ? ICX_API_NRQ : ICX_API_INSPECT;
-  e->limit = kind == ICX_EXEC_QUERY ? env->cfg->max_instructions_query
-                                    : env->cfg->max_instructions_inspect;
+  e->limit = kind != ICX_EXEC_QUERY ? env->cfg->max_instructions_inspect
+            : env->query_limit      ? env->query_limit
+                                    : env->cfg->max_instructions_query;
   e->cert_present = kind == ICX_EXEC_QUERY && env->certificate_present;
   e->caller = msg->src;
   e->arg = e->msg.data;
@@ -822,6 +884,53 @@ static icx_status exec_query(icxCanister *c, const icxExecEnv *env, uint8_t kind
   e->method = e->msg.method;
   e->method_len = e->msg.method_len;
   e->can_respond = kind == ICX_EXEC_QUERY;
+  set_stable_limits(c, e);
+  icxExecution_start_slice(e, c->x, 0); /* queries are not sliced */
+  int step = icxExecution_run(e, c->x, c->inst->funcs[fidx], 0, 0);
+  return finish_step(c, e, step, out, err);
+}
+
+/* canister_composite_query <m> (CQ): unsliced, no cycles, under the query
+ * limit; the changes stay in c (finish_composite). */
+static icx_status exec_composite(icxCanister *c, const icxExecEnv *env, const icxMsg *msg,
+                                 icxExecOutcome *out, icxErr *err) {
+  if (!msg || msg->kind != ICX_MSG_INGRESS)
+    return icxErr_set(err, ICX_EINVAL, "execute: a composite query needs an ingress-like message");
+  icx_status rc = ICX_OK;
+  char text[ICX_ERROR_TEXT_MAX];
+  if (status_reject(c, msg, out, &rc, err)) return rc;
+  uint32_t fidx = icxCode_entry(c->code, ICX_EP_COMPOSITE_QUERY, msg->method, msg->method_len);
+  if (!c->code || fidx == UINT32_MAX) {
+    uint16_t code = c->code ? 536 : 537;
+    char desc[400];
+    if (c->code)
+      snprintf(desc, sizeof desc, "Canister has no composite query method '%.*s'.",
+               (int)(msg->method_len > 300 ? 300 : msg->method_len),
+               msg->method ? msg->method : "");
+    else
+      snprintf(desc, sizeof desc,
+               "Attempted to execute a message, but the canister contains no Wasm module.");
+    pre_error(c, code, desc, text, sizeof text);
+    return reject_msg(c, msg, ICX_REJECT_CANISTER_ERROR, code, text, out, err);
+  }
+  icxExecution *e = icxExecution_new(c, env, ICX_EXEC_COMPOSITE_QUERY);
+  if (!e) return icxErr_set(err, ICX_ENOMEM, "out of memory (execution)");
+  if (icxMsg_copy(&c->alloc, msg, &e->msg, err) != ICX_OK) {
+    icxExecution_free(e);
+    return ICX_ENOMEM;
+  }
+  e->has_msg = 1;
+  e->replicated = 0;
+  e->query = 1;
+  e->api = ICX_API_CQ;
+  e->limit = env->query_limit ? env->query_limit : env->cfg->max_instructions_query;
+  e->cert_present = env->certificate_present;
+  e->caller = msg->src;
+  e->arg = e->msg.data;
+  e->arg_len = e->msg.len;
+  e->ctx_id = c->next_ctx_id;
+  e->ctx_new = 1;
+  e->can_respond = 1;
   set_stable_limits(c, e);
   icxExecution_start_slice(e, c->x, 0); /* queries are not sliced */
   int step = icxExecution_run(e, c->x, c->inst->funcs[fidx], 0, 0);
@@ -842,6 +951,7 @@ icx_status icxCanister_execute(icxCanister *c, const icxExecEnv *env, uint8_t ki
   case ICX_EXEC_RESPONSE: return exec_response(c, env, msg, out, err);
   case ICX_EXEC_QUERY:
   case ICX_EXEC_INSPECT: return exec_query(c, env, kind, msg, out, err);
+  case ICX_EXEC_COMPOSITE_QUERY: return exec_composite(c, env, msg, out, err);
   case ICX_EXEC_HEARTBEAT:
   case ICX_EXEC_GLOBAL_TIMER:
   case ICX_EXEC_LOW_MEMORY: return exec_task(c, env, kind, out, err);
@@ -856,6 +966,9 @@ icx_status icxCanister_resume(icxCanister *c, const icxExecEnv *env, icxExecOutc
   if (!e) return icxErr_set(err, ICX_ESTATE, "the canister has no paused execution");
   c->paused = NULL;
   e->slice_size = env->slice;
+  /* the debug sink is the resuming round's (its per-core buffer) */
+  e->cfg.debug_print = env->cfg->debug_print;
+  e->cfg.debug_print_ud = env->cfg->debug_print_ud;
   e->root_key = env->root_key;
   e->root_key_len = env->root_key_len;
   e->certificate = env->certificate;

@@ -134,7 +134,7 @@ icx_status icxHeap_commit(icxMemInst *m, const icxPageMap *base, icxPageMap **ou
       w[i].data = m->data + ((uint64_t)m->dlist[i] << ICX_OS_PAGE_SHIFT);
     }
   }
-  icx_status rc = icxPm_update(base, w, (size_t)n, m->size, out, err);
+  icx_status rc = icxPm_update_deferred(base, w, (size_t)n, m->size, out, err);
   icxCore_free(a, w, (size_t)(n ? n : 1) * sizeof *w);
   if (rc == ICX_OK) icxMemInst_clear_dirty(m);
   return rc;

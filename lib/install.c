@@ -23,6 +23,7 @@ struct icxInstallRun {
   uint8_t *arg;              /* copy of the argument */
   size_t arg_len;
   uint8_t upgrade, keep, run_pre;
+  uint8_t persistence; /* ICX_WASM_MEMORY_* of the upgrade options */
   uint8_t phase;             /* INS_*: the phase running (or paused) now */
   icxRuntime r;              /* the new instance (from INS_SETUP on) */
   icxStable *old_stable;     /* the canister's stable memory before the install */
@@ -90,18 +91,23 @@ static icx_status install_checks(icxCanister *c, const icxInstallArgs *args,
                   "Attempt to execute a message on canister %s which contains no Wasm module", id);
     return ICX_OK;
   }
-  if (args->mode == ICX_INSTALL_MODE_UPGRADE) {
-    if (args->wasm_memory_persistence == ICX_WASM_MEMORY_KEEP && !args->code->eop)
-      install_error(out, 504,
-                    "Invalid upgrade option: The `wasm_memory_persistence: opt Keep` upgrade "
-                    "option requires that the new canister module supports enhanced "
-                    "orthogonal persistence.");
-    else if (args->wasm_memory_persistence == ICX_WASM_MEMORY_UNSET && c->code->eop)
-      install_error(out, 504,
-                    "Missing upgrade option: Enhanced orthogonal persistence requires the "
-                    "`wasm_memory_persistence` upgrade option.");
-  }
+  /* (the upgrade options are checked after pre_upgrade: ins_setup) */
   return ICX_OK;
+}
+
+/* The wasm_memory_persistence option of an upgrade against the old and new
+ * modules.  The IC checks it in its second stage, after pre_upgrade ran
+ * (upgrade.rs, determine_main_memory_handling): a failure keeps
+ * pre_upgrade's debug output and instructions, and rolls back the rest.
+ * Returns a message, or NULL if the option fits. */
+static const char *persistence_error(const icxCanister *c, const icxInstallRun *ins) {
+  if (ins->persistence == ICX_WASM_MEMORY_KEEP && !ins->code->eop)
+    return "Invalid upgrade option: The `wasm_memory_persistence: opt Keep` upgrade option "
+           "requires that the new canister module supports enhanced orthogonal persistence.";
+  if (ins->persistence == ICX_WASM_MEMORY_UNSET && c->code && c->code->eop)
+    return "Missing upgrade option: Enhanced orthogonal persistence requires the "
+           "`wasm_memory_persistence` upgrade option.";
+  return NULL;
 }
 
 
@@ -145,6 +151,13 @@ static int ins_phase(icxExecution *e, icxExec *x, uint8_t api, icxFuncInst *f, i
 static int ins_setup(icxCanister *c, icxExecution *e, icx_status *rc, icxErr *err) {
   icxInstallRun *ins = e->install;
   const icxRtConfig *cfg = &e->cfg;
+  const char *perr = ins->upgrade ? persistence_error(c, ins) : NULL;
+  if (perr) {
+    e->fail = ICX_FAIL_RAW;
+    e->err_code = 504;
+    snprintf(e->err, sizeof e->err, "%s", perr);
+    return ICX_STEP_FAIL;
+  }
   icxTrap trap;
   *rc = icxRuntime_new(c, ins->code, &ins->r, &trap, err);
   if (*rc != ICX_OK) return ICX_STEP_ERROR;
@@ -339,6 +352,7 @@ icx_status icxCanister_install(icxCanister *c, const icxExecEnv *env, const icxI
   ins->arg_len = args->arg_len;
   ins->upgrade = (uint8_t)upgrade;
   ins->keep = upgrade && args->wasm_memory_persistence == ICX_WASM_MEMORY_KEEP;
+  ins->persistence = (uint8_t)args->wasm_memory_persistence;
   ins->run_pre = upgrade && !args->skip_pre_upgrade && c->inst;
   ins->old_stable = c->stable;
   e->mem64 = args->code->mem64;

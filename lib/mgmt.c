@@ -6,6 +6,7 @@
  * a reply payload or a reject (error code + description), and the cycles
  * to refund; icxMgmt_execute turns it into the response. */
 #include "mgmt.h"
+#include "sysapi.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -220,6 +221,11 @@ static icx_status h_provisional_create(icxState *st, const icxMsg *m, Res *r, ic
   return rc;
 }
 
+static icx_status pause_install(icxState *st, const icxMsg *m, icxCanister *c,
+                                icxExecOutcome *out, icxErr *err);
+static icx_status install_done(icxState *st, icxCanister *c, icx_status rc, icxExecOutcome *out,
+                               icxErr *e, Res *r, icxErr *err);
+
 static icx_status h_install_code(icxState *st, const icxMsg *m, Res *r, icxErr *err) {
   icxInstallCodeArgs a;
   icxErr e;
@@ -265,52 +271,68 @@ static icx_status h_install_code(icxState *st, const icxMsg *m, Res *r, icxErr *
   icxExecOutcome out;
   memset(&out, 0, sizeof out);
   rc = icxCanister_install(c, &env, &ia, &out, &e);
-  /* install_code runs to completion here, slice after slice: the
-   * canister-level install is sliceable (icxCanister_install pauses with
-   * out.done == 0), but pausing across rounds needs the scheduler, which
-   * will call icxCanister_install / icxCanister_resume itself. */
-  while (rc == ICX_OK && !out.done) {
-    icxExecOutcome more;
-    memset(&more, 0, sizeof more);
-    rc = icxCanister_resume(c, &env, &more, &e);
-    if (rc) break;
-    if (more.nout) { /* keep the messages of every slice, in order */
-      icx_status rr = icxState_route(st, more.out, more.nout, err);
-      if (rr) {
-        icxExecOutcome_free(&st->alloc, &more);
-        icxExecOutcome_free(&st->alloc, &out);
-        icxCode_unref(code);
-        return rr;
-      }
-    }
-    icxExecOutcome_free(&st->alloc, &out);
-    out = more;
+  icxCode_unref(code); /* the canister (or its paused install) holds its own reference */
+  if (rc == ICX_OK && !out.done) {
+    /* paused after its first slice (DTS): the rest runs one slice per round
+     * (icxMgmt_resume_installs); the answer waits until it is done */
+    rc = pause_install(st, m, c, &out, err);
+    if (rc == ICX_OK) r->postponed = 1;
+    return rc;
   }
-  icxCode_unref(code); /* the canister holds its own reference on success */
+  return install_done(st, c, rc, &out, &e, r, err);
+}
+
+/* Keep a paused install: route what its first slice produced, remember
+ * the message (dst = the canister) in st->installs. */
+static icx_status pause_install(icxState *st, const icxMsg *m, icxCanister *c,
+                                icxExecOutcome *out, icxErr *err) {
+  icx_status rc = ICX_OK;
+  if (out->nout) rc = icxState_route(st, out->out, out->nout, err);
+  out->nout = 0;
+  icxExecOutcome_free(&st->alloc, out);
+  icxMsg keep;
+  if (rc == ICX_OK) rc = icxMsg_copy(&st->alloc, m, &keep, err);
+  if (rc == ICX_OK) {
+    keep.dst = c->id;
+    rc = icxMsgList_push(&st->alloc, &st->installs, &keep, err);
+  }
+  if (rc != ICX_OK) { /* cannot keep it: undo the install */
+    icxMsg none;
+    int has = 0;
+    icxCanister_abort(c, &none, &has);
+  }
+  return rc;
+}
+
+/* The end of an install (rc and out of its last slice): fees, products,
+ * and the answer in r. */
+static icx_status install_done(icxState *st, icxCanister *c, icx_status rc, icxExecOutcome *out,
+                               icxErr *e, Res *r, icxErr *err) {
   if (rc == ICX_OK) /* the install's execution fee (prepay minus refund) and its burns */
-    st->burned = icxU128_add_sat(st->burned, out.burned);
+    st->burned = icxU128_add_sat(st->burned, out->burned);
   if (rc == ICX_ENOMEM) {
-    icxExecOutcome_free(&st->alloc, &out);
-    return icxErr_set(err, rc, "%s", e.msg);
+    icxExecOutcome_free(&st->alloc, out);
+    return icxErr_set(err, rc, "%s", e->msg);
   }
   if (rc) {
-    icxExecOutcome_free(&st->alloc, &out);
-    rej(r, ICX_ERR_CONTRACT_VIOLATION, "Error from Canister %s: %s", txt(&c->id).s, e.msg);
+    icxExecOutcome_free(&st->alloc, out);
+    rej(r, ICX_ERR_CONTRACT_VIOLATION, "Error from Canister %s: %s", txt(&c->id).s, e->msg);
     return ICX_OK;
   }
-  if (out.nout) {
-    rc = icxState_route(st, out.out, out.nout, err);
+  if (out->nout) {
+    rc = icxState_route(st, out->out, out->nout, err);
+    out->nout = 0;
     if (rc) {
-      icxExecOutcome_free(&st->alloc, &out);
+      icxExecOutcome_free(&st->alloc, out);
       return rc;
     }
   }
-  if (out.trapped || out.error_code) {
-    rej(r, out.error_code ? out.error_code : 502, "%s", out.error);
-    icxExecOutcome_free(&st->alloc, &out);
+  if (out->trapped || out->error_code) {
+    rej(r, out->error_code ? out->error_code : 502, "%s", out->error);
+    icxExecOutcome_free(&st->alloc, out);
     return ICX_OK;
   }
-  icxExecOutcome_free(&st->alloc, &out);
+  icxExecOutcome_free(&st->alloc, out);
   return empty_reply(st, r, err);
 }
 
@@ -576,4 +598,84 @@ icx_status icxMgmt_execute(icxState *st, icxMsg *m, icxErr *err) {
   icxCore_free(&st->alloc, r, sizeof *r);
   icxState_msg_clear(&st->alloc, m);
   return rc;
+}
+
+/* ---- install_code across rounds (DTS) -------------------------------------------- */
+
+static icx_status respond(icxState *st, const icxMsg *m, Res *r, icxErr *err);
+
+icx_status icxMgmt_resume_installs(icxState *st, icxErr *err) {
+  icx_status rc = ICX_OK;
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < st->installs.n; i++) {
+    icxMsg m = st->installs.v[i];
+    icxCanister *c = rc == ICX_OK ? icxState_canister(st, &m.dst) : NULL;
+    if (!c || !c->paused || c->paused->kind != ICX_EXEC_INSTALL) {
+      st->installs.v[k++] = m; /* (cannot happen: the canister is blocked meanwhile) */
+      continue;
+    }
+    icxExecEnv env;
+    memset(&env, 0, sizeof env);
+    env.cfg = &st->cfg;
+    env.time_ns = st->time_ns;
+    env.slice = st->cfg.max_instructions_install_slice ? st->cfg.max_instructions_install_slice
+                                                       : st->cfg.max_instructions_install;
+    icxExecOutcome out;
+    icxErr e;
+    memset(&out, 0, sizeof out);
+    icx_status xrc = icxCanister_resume(c, &env, &out, &e);
+    if (xrc == ICX_OK && !out.done) { /* still running: its products leave now */
+      if (out.nout) rc = icxState_route(st, out.out, out.nout, err);
+      out.nout = 0;
+      icxExecOutcome_free(&st->alloc, &out);
+      st->installs.v[k++] = m;
+      continue;
+    }
+    Res *r = icxCore_alloc(&st->alloc, sizeof *r);
+    if (!r) {
+      icxExecOutcome_free(&st->alloc, &out);
+      icxState_msg_clear(&st->alloc, &m);
+      rc = icxErr_set(err, ICX_ENOMEM, "management: out of memory");
+      continue;
+    }
+    memset(r, 0, sizeof *r);
+    r->refund = m.cycles;
+    rc = install_done(st, c, xrc, &out, &e, r, err);
+    if (rc == ICX_OK) rc = respond(st, &m, r, err);
+    if (r->reply) icxCore_free(&st->alloc, r->reply, r->reply_len);
+    icxCore_free(&st->alloc, r, sizeof *r);
+    icxState_msg_clear(&st->alloc, &m);
+  }
+  st->installs.n = k;
+  return rc;
+}
+
+icx_status icxMgmt_abort_install(icxState *st, icxCanister *c, icxErr *err) {
+  for (uint32_t i = 0; i < st->installs.n; i++) {
+    if (!icxPrincipal_eq(&st->installs.v[i].dst, &c->id)) continue;
+    icxMsg m = st->installs.v[i];
+    memmove(st->installs.v + i, st->installs.v + i + 1,
+            (size_t)(st->installs.n - i - 1) * sizeof m);
+    st->installs.n--;
+    icxMsg none;
+    int has = 0;
+    icxCanister_abort(c, &none, &has);
+    m.dst = icxPrincipal_management();
+    return icxMsgList_push_front(&st->alloc, &st->mgmt_in, &m, err);
+  }
+  return ICX_OK;
+}
+
+int icxMgmt_blocked(const icxState *st, const icxMsg *m) {
+  if (st->installs.n == 0 || !m->method) return 0;
+  icx_principal id;
+  icxErr e;
+  if (icxMgmt_decode_canister_id(&st->types, m->data, m->len, &id, &e) != ICX_OK) {
+    icxInstallCodeArgs a;
+    if (icxMgmt_decode_install_code(&st->types, m->data, m->len, &a, &e) != ICX_OK) return 0;
+    id = a.canister_id;
+  }
+  for (uint32_t i = 0; i < st->installs.n; i++)
+    if (icxPrincipal_eq(&st->installs.v[i].dst, &id)) return 1;
+  return 0;
 }

@@ -34,4 +34,18 @@ enum {
  * ICX_ENOMEM and ICX_EINTERNAL only. */
 ICX_INTERNAL icx_status icxMgmt_execute(icxState *st, icxMsg *m, icxErr *err);
 
+/* install_code under DTS (reference section 5): an install that does not
+ * finish in its first slice stays paused on its canister and its message
+ * waits in st->installs; every round resumes each paused install for one
+ * install slice (in order), and the answer is sent when it finishes.
+ * Meanwhile the canister runs nothing else and management messages that
+ * target it wait in the queue (icxMgmt_blocked).  Errors: ICX_ENOMEM. */
+ICX_INTERNAL icx_status icxMgmt_resume_installs(icxState *st, icxErr *err);
+/* Abort c's paused install (checkpoint): the canister is as before it,
+ * and its install_code message goes back to the front of the management
+ * queue to run again from the start.  No-op if c has none.  ICX_ENOMEM. */
+ICX_INTERNAL icx_status icxMgmt_abort_install(icxState *st, icxCanister *c, icxErr *err);
+/* 1 if management message m targets a canister whose install is paused. */
+ICX_INTERNAL int icxMgmt_blocked(const icxState *st, const icxMsg *m);
+
 #endif

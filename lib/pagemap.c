@@ -10,7 +10,8 @@
  * once published; only rc changes. */
 typedef struct PmNode {
   _Atomic uint32_t rc;
-  uint16_t level;
+  uint8_t level;
+  uint8_t hashed; /* hash is valid (then so are the hashes of every descendant) */
   uint16_t count; /* inner: present children */
   uint8_t hash[ICX_HASH_BYTES];
 } PmNode;
@@ -27,6 +28,7 @@ typedef struct PmInner {
 
 struct icxPmCtx {
   icxAllocator alloc;
+  _Atomic uint32_t refs; /* the creator's reference + icxPm_ctx_ref */
   _Atomic uint64_t bytes;
   uint8_t zero[ICX_PM_LEVELS + 1][ICX_HASH_BYTES]; /* Z(0..6) */
 };
@@ -37,6 +39,7 @@ struct icxPageMap {
   uint64_t size;
   uint64_t npages, nnodes;
   PmNode *top; /* level ICX_PM_LEVELS, NULL when empty */
+  uint8_t hashed; /* hash (and every node's) is valid: see icxPm_seal */
   uint8_t hash[ICX_HASH_BYTES];
 };
 
@@ -100,6 +103,29 @@ static void root_hash(icxPageMap *m) {
   for (int i = 0; i < 8; i++) le[i] = (uint8_t)(m->size >> (8 * i));
   b2("icx.mem.root", le, 8, m->top ? m->top->hash : m->ctx->zero[ICX_PM_LEVELS], ICX_HASH_BYTES,
      m->hash);
+  m->hashed = 1;
+}
+
+/* Compute the missing hashes of the subtree at n (children first).  Nodes
+ * made by a deferred update are the only unhashed ones, and a hashed node
+ * has only hashed descendants, so this visits the new nodes only. */
+static void seal_node(const icxPmCtx *ctx, PmNode *n) {
+  if (!n || n->hashed) return;
+  if (n->level == 0) {
+    icxPm_page_hash(((PmPage *)n)->data, n->hash);
+  } else {
+    PmInner *in = (PmInner *)n;
+    for (unsigned i = 0; i < ICX_PM_FANOUT; i++) seal_node(ctx, in->child[i]);
+    inner_hash(ctx, in);
+  }
+  n->hashed = 1;
+}
+
+void icxPm_seal(const icxPageMap *cm) {
+  icxPageMap *m = (icxPageMap *)cm; /* the cached hashes are not part of the value */
+  if (m->hashed) return;
+  seal_node(m->ctx, m->top);
+  root_hash(m);
 }
 
 /* ---- context ------------------------------------------------------------- */
@@ -108,6 +134,7 @@ icxPmCtx *icxPm_ctx_new(const icxAllocator *a) {
   icxPmCtx *c = icxCore_alloc(a, sizeof *c);
   if (!c) return NULL;
   c->alloc = *a;
+  atomic_init(&c->refs, 1);
   atomic_init(&c->bytes, 0);
   /* selects libsodium's fastest BLAKE2b for this CPU; idempotent and
    * thread-safe; on failure the portable implementation is used */
@@ -123,11 +150,18 @@ icxPmCtx *icxPm_ctx_new(const icxAllocator *a) {
   return c;
 }
 
-void icxPm_ctx_free(icxPmCtx *ctx) {
-  if (!ctx) return;
+icxPmCtx *icxPm_ctx_ref(icxPmCtx *ctx) {
+  if (ctx) atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
+  return ctx;
+}
+
+void icxPm_ctx_unref(icxPmCtx *ctx) {
+  if (!ctx || atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel) != 1) return;
   icxAllocator a = ctx->alloc;
   icxCore_free(&a, ctx, sizeof *ctx);
 }
+
+void icxPm_ctx_free(icxPmCtx *ctx) { icxPm_ctx_unref(ctx); }
 
 uint64_t icxPm_ctx_bytes(const icxPmCtx *ctx) {
   return atomic_load_explicit(&((icxPmCtx *)ctx)->bytes, memory_order_relaxed);
@@ -143,7 +177,8 @@ static void *node_alloc(icxPmCtx *ctx, unsigned level) {
   PmNode *n = icxCore_alloc(&ctx->alloc, sz);
   if (!n) return NULL;
   atomic_init(&n->rc, 1);
-  n->level = (uint16_t)level;
+  n->level = (uint8_t)level;
+  n->hashed = 0;
   atomic_fetch_add_explicit(&ctx->bytes, sz, memory_order_relaxed);
   return n;
 }
@@ -209,8 +244,10 @@ uint64_t icxPm_resident_bytes(const icxPageMap *m) {
   return m->npages * sizeof(PmPage) + m->nnodes * sizeof(PmInner) + sizeof *m;
 }
 void icxPm_root_hash(const icxPageMap *m, uint8_t out[ICX_HASH_BYTES]) {
+  icxPm_seal(m);
   memcpy(out, m->hash, ICX_HASH_BYTES);
 }
+int icxPm_sealed(const icxPageMap *m) { return m->hashed; }
 
 static const PmNode *lookup(const icxPageMap *m, uint64_t page, unsigned *level) {
   const PmNode *n = m->top;
@@ -231,6 +268,7 @@ const uint8_t *icxPm_get(const icxPageMap *m, uint64_t page) {
 }
 
 void icxPm_page_hash_at(const icxPageMap *m, uint64_t page, uint8_t out[ICX_HASH_BYTES]) {
+  icxPm_seal(m);
   unsigned l;
   const PmNode *n = lookup(m, page, &l);
   memcpy(out, n ? n->hash : m->ctx->zero[0], ICX_HASH_BYTES);
@@ -241,6 +279,7 @@ void icxPm_page_hash_at(const icxPageMap *m, uint64_t page, uint8_t out[ICX_HASH
 typedef struct Upd {
   icxPmCtx *ctx;
   int64_t dpages, dnodes;
+  int defer; /* leave the new nodes unhashed (icxPm_update_deferred) */
 } Upd;
 
 /* The new subtree at `level` for old (borrowed, may be NULL) with writes
@@ -260,7 +299,10 @@ static int upd(Upd *u, PmNode *old, unsigned level, const icxPmWrite *w, size_t 
     PmPage *p = node_alloc(u->ctx, 0);
     if (!p) return -1;
     memcpy(p->data, d, ICX_PAGE_SIZE);
-    icxPm_page_hash(p->data, p->h.hash);
+    if (!u->defer) {
+      icxPm_page_hash(p->data, p->h.hash);
+      p->h.hashed = 1;
+    }
     if (!old) u->dpages++;
     *out = &p->h;
     return 0;
@@ -306,14 +348,18 @@ static int upd(Upd *u, PmNode *old, unsigned level, const icxPmWrite *w, size_t 
   }
   for (unsigned i = 0; i < ICX_PM_FANOUT; i++) in->child[i] = fresh[i] ? nc[i] : node_ref(nc[i]);
   in->h.count = (uint16_t)count;
-  inner_hash(u->ctx, in);
+  if (!u->defer) { /* (children shared from an unsealed base get their hashes first) */
+    for (unsigned i = 0; i < ICX_PM_FANOUT; i++) seal_node(u->ctx, in->child[i]);
+    inner_hash(u->ctx, in);
+    in->h.hashed = 1;
+  }
   if (!old) u->dnodes++;
   *out = &in->h;
   return 0;
 }
 
-icx_status icxPm_update(const icxPageMap *base, const icxPmWrite *w, size_t n, uint64_t new_size,
-                        icxPageMap **out, icxErr *err) {
+static icx_status update(const icxPageMap *base, const icxPmWrite *w, size_t n, uint64_t new_size,
+                         int defer, icxPageMap **out, icxErr *err) {
   *out = NULL;
   for (size_t i = 0; i < n; i++) {
     if (w[i].page >= ICX_PM_MAX_PAGES || (i && w[i].page <= w[i - 1].page))
@@ -323,7 +369,7 @@ icx_status icxPm_update(const icxPageMap *base, const icxPmWrite *w, size_t n, u
   icxPmCtx *ctx = base->ctx;
   icxPageMap *m = map_alloc(ctx, new_size, err);
   if (!m) return ICX_ENOMEM;
-  Upd u = {ctx, 0, 0};
+  Upd u = {ctx, 0, 0, defer};
   if (n == 0) {
     m->top = node_ref(base->top);
   } else if (upd(&u, base->top, ICX_PM_LEVELS, w, n, &m->top)) {
@@ -332,9 +378,22 @@ icx_status icxPm_update(const icxPageMap *base, const icxPmWrite *w, size_t n, u
   }
   m->npages = (uint64_t)((int64_t)base->npages + u.dpages);
   m->nnodes = (uint64_t)((int64_t)base->nnodes + u.dnodes);
-  root_hash(m);
+  if (!defer) {
+    seal_node(ctx, m->top); /* (a no-op unless base was unsealed and n == 0) */
+    root_hash(m);
+  }
   *out = m;
   return ICX_OK;
+}
+
+icx_status icxPm_update(const icxPageMap *base, const icxPmWrite *w, size_t n, uint64_t new_size,
+                        icxPageMap **out, icxErr *err) {
+  return update(base, w, n, new_size, 0, out, err);
+}
+
+icx_status icxPm_update_deferred(const icxPageMap *base, const icxPmWrite *w, size_t n,
+                                 uint64_t new_size, icxPageMap **out, icxErr *err) {
+  return update(base, w, n, new_size, 1, out, err);
 }
 
 /* ---- traversal ------------------------------------------------------------- */
@@ -362,6 +421,8 @@ static int diff_rec(const PmNode *a, const PmNode *b, unsigned level, uint64_t b
 }
 
 int icxPm_diff(const icxPageMap *a, const icxPageMap *b, icxPmVisit fn, void *ud) {
+  if (a) icxPm_seal(a);
+  icxPm_seal(b);
   return diff_rec(a ? a->top : NULL, b->top, ICX_PM_LEVELS, 0, fn, ud);
 }
 

@@ -18,8 +18,13 @@
  *
  * Threading: a map is immutable once returned; reading, hashing, diffing and
  * icxPm_ref/unref are safe from any number of threads at once (atomic
- * reference counts, no locks).  An icxPmCtx is immutable after
- * icxPm_ctx_new, except its atomic byte counter; it must outlive its maps. */
+ * reference counts, no locks) -- for a map made by icxPm_update_deferred
+ * only once it is sealed (icxPm_seal, or the first hash request, which
+ * seals it): sealing writes the cached hashes of the map's new nodes, so
+ * it must happen on one thread, before the map (or a snapshot of it) is
+ * hashed or diffed anywhere else.  Reading pages never needs a seal.  An icxPmCtx is immutable after
+ * icxPm_ctx_new, except its atomic byte counter and reference count; it
+ * must outlive its maps. */
 #ifndef ICX_PAGEMAP_H
 #define ICX_PAGEMAP_H
 
@@ -38,8 +43,15 @@ typedef struct icxPageMap icxPageMap;
 
 /* A context: the allocator and the zero-subtree hashes.  NULL on OOM. */
 ICX_INTERNAL icxPmCtx *icxPm_ctx_new(const icxAllocator *a);
-/* Free a context (every map made with it must be gone).  NULL: no-op. */
+/* Drop the creator's reference (= icxPm_ctx_unref): the context is freed
+ * when no icxPm_ctx_ref reference is left.  Every map made with it must be
+ * gone by then.  NULL: no-op. */
 ICX_INTERNAL void icxPm_ctx_free(icxPmCtx *ctx);
+/* Reference counting (atomic, any thread): a holder of maps of ctx that
+ * may outlive the context's creator (a query snapshot) takes a reference.
+ * icxPm_ctx_ref returns ctx; icxPm_ctx_unref(NULL) is a no-op. */
+ICX_INTERNAL icxPmCtx *icxPm_ctx_ref(icxPmCtx *ctx);
+ICX_INTERNAL void icxPm_ctx_unref(icxPmCtx *ctx);
 /* Bytes currently held by the pages and nodes of every map of ctx. */
 ICX_INTERNAL uint64_t icxPm_ctx_bytes(const icxPmCtx *ctx);
 ICX_INTERNAL const icxAllocator *icxPm_ctx_allocator(const icxPmCtx *ctx);
@@ -60,9 +72,13 @@ ICX_INTERNAL uint64_t icxPm_npages(const icxPageMap *m);
 ICX_INTERNAL uint64_t icxPm_resident_bytes(const icxPageMap *m);
 /* The 4096 bytes of page `page`, or NULL if it is all zero (absent). */
 ICX_INTERNAL const uint8_t *icxPm_get(const icxPageMap *m, uint64_t page);
-/* The root hash (cached; O(1)). */
+/* The root hash (cached; O(1) once sealed; seals the map first). */
 ICX_INTERNAL void icxPm_root_hash(const icxPageMap *m, uint8_t out[ICX_HASH_BYTES]);
-/* The cached hash of page `page` (the zero-page hash when absent). */
+/* Compute the hashes a deferred update left out (O(new nodes); a no-op on
+ * a sealed map).  See "Threading" above. */
+ICX_INTERNAL void icxPm_seal(const icxPageMap *m);
+ICX_INTERNAL int icxPm_sealed(const icxPageMap *m);
+/* The cached hash of page `page` (the zero-page hash when absent; seals). */
 ICX_INTERNAL void icxPm_page_hash_at(const icxPageMap *m, uint64_t page,
                                      uint8_t out[ICX_HASH_BYTES]);
 /* The leaf hash of 4096 bytes (data NULL: the zero page). */
@@ -85,6 +101,15 @@ typedef struct icxPmWrite {
  * unchanged.  ICX_EINVAL for unsorted/out-of-range writes, ICX_ENOMEM. */
 ICX_INTERNAL icx_status icxPm_update(const icxPageMap *base, const icxPmWrite *w, size_t n,
                                      uint64_t new_size, icxPageMap **out, icxErr *err);
+/* The same without hashing: the new map is unsealed, its hashes are
+ * computed when first needed (icxPm_seal).  A canister's heap and stable
+ * memory are committed this way after every message and sealed once, when
+ * the state is hashed at the end of the round: a page written by many
+ * messages of a round is hashed once, and versions that never reach the
+ * end of a round are never hashed at all. */
+ICX_INTERNAL icx_status icxPm_update_deferred(const icxPageMap *base, const icxPmWrite *w,
+                                              size_t n, uint64_t new_size, icxPageMap **out,
+                                              icxErr *err);
 
 /* Visitor: return non-zero to stop (that value is returned). */
 typedef int (*icxPmVisit)(void *ud, uint64_t page, const uint8_t *data);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mgmt.h"
+#include "pool.h"
 #include "principal.h"
 #include "sysapi.h"
 
@@ -117,8 +118,15 @@ static icxRoundCanStat *stat_of(const icxAllocator *a, icxRoundStats *s, const i
 
 /* ---- queues ---------------------------------------------------------------------------- */
 
-/* Abort c's paused execution; its message goes back to the queue front. */
+/* 1 if c's paused execution is an install_code (run by mgmt.c, not here). */
+static int install_paused(const icxCanister *c) {
+  return c->paused && c->paused->kind == ICX_EXEC_INSTALL;
+}
+
+/* Abort c's paused execution; its message goes back to the queue front
+ * (an install's to the management queue). */
 static icx_status abort_paused(icxState *st, icxCanister *c, icxErr *err) {
+  if (install_paused(c)) return icxMgmt_abort_install(st, c, err);
   icxMsg m;
   int has = 0;
   icxCanister_abort(c, &m, &has);
@@ -128,10 +136,23 @@ static icx_status abort_paused(icxState *st, icxCanister *c, icxErr *err) {
   return icxState_push_input_front(st, c, &m, err);
 }
 
-uint32_t icxRound_abort_all_paused(icxState *st, icxErr *err) {
+/* Abort every paused install, the last first, so that their messages are
+ * at the front of the management queue in their original order.  Returns
+ * how many were aborted (ICX_ENOMEM in err leaves the rest paused). */
+static uint32_t abort_installs(icxState *st, icxErr *err) {
   uint32_t n = 0;
+  while (st->installs.n) {
+    icxCanister *c = icxState_canister(st, &st->installs.v[st->installs.n - 1].dst);
+    if (!c || icxMgmt_abort_install(st, c, err) != ICX_OK) break;
+    n++;
+  }
+  return n;
+}
+
+uint32_t icxRound_abort_all_paused(icxState *st, icxErr *err) {
+  uint32_t n = abort_installs(st, err);
   for (uint32_t i = 0; i < st->ncan; i++)
-    if (st->can[i]->paused) {
+    if (st->can[i]->paused && !install_paused(st->can[i])) {
       if (abort_paused(st, st->can[i], err) != ICX_OK) continue;
       n++;
     }
@@ -206,6 +227,11 @@ typedef struct Slot {
   icxMsgList out;   /* products of the current iteration, routed after it */
   icxU128 burned;   /* cycles burned by its executions in the current iteration,
                      * added to st->burned after it */
+  /* figures of the current iteration, merged into the round's statistics
+   * after it (a core's thread writes only its own slots) */
+  uint64_t it_instr;
+  icxU128 it_cycles;
+  uint32_t it_execs;
 } Slot;
 
 static int slot_before(const Slot *a, const Slot *b) {
@@ -238,6 +264,24 @@ static int64_t pct(icxU128 v) {
 
 /* ---- executing ---------------------------------------------------------------------------- */
 
+/* Debug output of one core during an iteration, replayed to the engine's
+ * sink after it in core order: records of [principal][u64 length][bytes]. */
+typedef struct DbgBuf {
+  const icxAllocator *alloc;
+  uint8_t *v;
+  size_t n, cap;
+  uint8_t lost; /* out of memory: later records of this iteration dropped */
+} DbgBuf;
+
+/* What one virtual core owns during an iteration (its thread's data). */
+typedef struct Core {
+  icxExecEnv env;  /* env.cfg = &cfg */
+  icxRtConfig cfg; /* the state's, with debug_print into dbg */
+  DbgBuf dbg;
+  icxErr err;
+  icx_status rc;
+} Core;
+
 typedef struct Round {
   icxState *st;
   const icxRoundLimits *lim;
@@ -247,19 +291,79 @@ typedef struct Round {
   uint32_t *ord;
   uint32_t n;
   int64_t *budget; /* per core */
+  Core *cores;     /* per core */
+  icxPool *pool;   /* worker threads, or NULL (the calling thread) */
+  int first_iter;  /* the iteration running now is the round's first */
   icxExecEnv env;
 } Round;
 
+static void dbg_sink(void *ud, const icx_principal *canister, const uint8_t *msg, size_t len) {
+  DbgBuf *b = ud;
+  size_t need = sizeof *canister + sizeof(uint64_t) + len;
+  if (b->lost) return;
+  if (b->cap - b->n < need) {
+    size_t nc = b->cap ? b->cap : 256;
+    while (nc - b->n < need) nc *= 2;
+    uint8_t *v = icxCore_realloc(b->alloc, b->v, b->cap, nc);
+    if (!v) {
+      b->lost = 1;
+      return;
+    }
+    b->v = v;
+    b->cap = nc;
+  }
+  uint64_t n64 = len;
+  memcpy(b->v + b->n, canister, sizeof *canister);
+  memcpy(b->v + b->n + sizeof *canister, &n64, sizeof n64);
+  if (len) memcpy(b->v + b->n + sizeof *canister + sizeof n64, msg, len);
+  b->n += need;
+}
+
+/* Replay a core's debug output to the engine's sink and empty the buffer. */
+static void dbg_flush(const icxRtConfig *cfg, DbgBuf *b) {
+  size_t off = 0;
+  while (off < b->n) {
+    icx_principal id;
+    uint64_t len;
+    memcpy(&id, b->v + off, sizeof id);
+    memcpy(&len, b->v + off + sizeof id, sizeof len);
+    off += sizeof id + sizeof len;
+    cfg->debug_print(cfg->debug_print_ud, &id, b->v + off, (size_t)len);
+    off += (size_t)len;
+  }
+  b->n = 0;
+  b->lost = 0;
+}
+
 /* Account for one execution step (start or resume) of slot s on its core. */
 static icx_status account(Round *r, Slot *s, uint64_t instr, icxU128 cycles) {
-  icxRoundCanStat *cs = stat_of(&r->st->alloc, r->stats, &s->id);
-  if (!cs) return icxErr_set(r->err, ICX_ENOMEM, "round: out of memory (statistics)");
-  cs->instructions += instr;
-  cs->cycles = icxU128_add_sat(cs->cycles, cycles);
-  cs->executions++;
-  r->stats->instructions += instr;
+  s->it_instr += instr;
+  s->it_cycles = icxU128_add_sat(s->it_cycles, cycles);
+  s->it_execs++;
   r->budget[s->core] -= (int64_t)(instr > INT64_MAX ? INT64_MAX : instr);
   s->ran = 1;
+  return ICX_OK;
+}
+
+/* Merge the iteration figures of the slots into the round's statistics
+ * (in id order; sums, so the order only fixes the allocation pattern).
+ * Returns in *progress whether anything executed. */
+static icx_status merge_stats(Round *r, int *progress) {
+  *progress = 0;
+  for (uint32_t i = 0; i < r->n; i++) {
+    Slot *s = &r->slots[i];
+    if (s->it_execs == 0 && s->it_instr == 0 && icxU128_is_zero(s->it_cycles)) continue;
+    *progress = 1;
+    icxRoundCanStat *cs = stat_of(&r->st->alloc, r->stats, &s->id);
+    if (!cs) return icxErr_set(r->err, ICX_ENOMEM, "round: out of memory (statistics)");
+    cs->instructions += s->it_instr;
+    cs->cycles = icxU128_add_sat(cs->cycles, s->it_cycles);
+    cs->executions += s->it_execs;
+    r->stats->instructions += s->it_instr;
+    s->it_instr = 0;
+    s->it_cycles = icxU128_zero();
+    s->it_execs = 0;
+  }
   return ICX_OK;
 }
 
@@ -268,7 +372,7 @@ static icx_status keep_out(Round *r, Slot *s, icxExecOutcome *o) {
   icx_status rc = ICX_OK;
   for (uint32_t i = 0; i < o->nout; i++) {
     if (rc == ICX_OK)
-      rc = icxMsgList_push(&r->st->alloc, &s->out, &o->out[i], r->err);
+      rc = icxMsgList_push(&r->st->alloc, &s->out, &o->out[i], &r->cores[s->core].err);
     else
       icxState_msg_clear(&r->st->alloc, &o->out[i]);
   }
@@ -302,8 +406,11 @@ static uint8_t exec_kind(const icxCanister *c, const icxMsg *m) {
  * core has budget. */
 static icx_status run_canister(Round *r, Slot *s, int first_iter) {
   icxState *st = r->st;
+  Core *core = &r->cores[s->core];
+  const icxExecEnv *env = &core->env;
+  icxErr *err = &core->err;
   icxCanister *c = icxState_canister(st, &s->id);
-  if (c == NULL || s->stop) return ICX_OK; /* deleted by the management canister */
+  if (c == NULL || s->stop || install_paused(c)) return ICX_OK; /* deleted, or installing */
   icx_status rc = ICX_OK;
   icxExecOutcome o;
   if (c->paused) {
@@ -311,7 +418,7 @@ static icx_status run_canister(Round *r, Slot *s, int first_iter) {
     s->resumed = 1;
     uint64_t before = icxSys_instructions(c->paused);
     memset(&o, 0, sizeof o);
-    rc = icxCanister_resume(c, &r->env, &o, r->err);
+    rc = icxCanister_resume(c, env, &o, err);
     if (rc != ICX_OK) {
       icxExecOutcome_free(&st->alloc, &o);
       return rc;
@@ -324,10 +431,10 @@ static icx_status run_canister(Round *r, Slot *s, int first_iter) {
       int which = (s->task_first + k) & 1; /* 0 heartbeat, 1 timer */
       if (!(s->tasks & (1u << which)) || r->budget[s->core] <= 0 || c->paused) continue;
       s->tasks &= (uint8_t)~(1u << which);
-      if (which == 1 && (c->global_timer == 0 || r->env.time_ns < c->global_timer)) continue;
+      if (which == 1 && (c->global_timer == 0 || env->time_ns < c->global_timer)) continue;
       memset(&o, 0, sizeof o);
-      rc = icxCanister_execute(c, &r->env, which ? ICX_EXEC_GLOBAL_TIMER : ICX_EXEC_HEARTBEAT,
-                               NULL, &o, r->err);
+      rc = icxCanister_execute(c, env, which ? ICX_EXEC_GLOBAL_TIMER : ICX_EXEC_HEARTBEAT,
+                               NULL, &o, err);
       if (rc != ICX_OK) {
         icxExecOutcome_free(&st->alloc, &o);
         return rc;
@@ -340,7 +447,7 @@ static icx_status run_canister(Round *r, Slot *s, int first_iter) {
     icxMsg m;
     if (!icxState_pop_input(c, &m)) break;
     memset(&o, 0, sizeof o);
-    rc = icxCanister_execute(c, &r->env, exec_kind(c, &m), &m, &o, r->err);
+    rc = icxCanister_execute(c, env, exec_kind(c, &m), &m, &o, err);
     icxState_msg_clear(&st->alloc, &m);
     if (rc != ICX_OK) {
       icxExecOutcome_free(&st->alloc, &o);
@@ -354,40 +461,60 @@ static icx_status run_canister(Round *r, Slot *s, int first_iter) {
 
 /* 1 if canister c has something to do in this iteration. */
 static int has_work(const Slot *s, const icxCanister *c, int first_iter) {
-  if (s->stop) return 0;
+  if (s->stop || install_paused(c)) return 0;
   if (c->paused) return !s->resumed;
   return c->inq_len > 0 || (first_iter && s->tasks);
 }
 
-/* One inner iteration: every core runs its canisters in order; returns in
- * *progress whether anything executed. */
+/* The job of core k in an iteration: its canisters in round order, while
+ * its budget lasts.  Touches only its slots, their canisters and its Core. */
+static void core_job(void *ud, uint32_t k) {
+  Round *r = ud;
+  Core *core = &r->cores[k];
+  icx_status rc = ICX_OK;
+  for (uint32_t j = 0; j < r->n && rc == ICX_OK; j++) {
+    Slot *s = &r->slots[r->ord[j]];
+    if (s->core != k || r->budget[k] <= 0) continue;
+    const icxCanister *c = icxState_canister(r->st, &s->id);
+    if (c && has_work(s, c, r->first_iter)) rc = run_canister(r, s, r->first_iter);
+  }
+  core->rc = rc;
+}
+
+/* One inner iteration: every core runs its canisters in order (the cores
+ * in parallel on the pool's threads); returns in *progress whether
+ * anything executed.  Everything that crosses cores happens after the
+ * parallel step, in an order fixed by core number or canister id. */
 static icx_status iteration(Round *r, int first_iter, int *progress) {
   icx_status rc = ICX_OK;
-  uint64_t before = r->stats->instructions;
-  uint32_t execs = 0;
-  for (uint32_t i = 0; i < r->stats->n; i++) execs += r->stats->v[i].executions;
-  /* Each core is independent (a worker thread later): for core k, its
-   * canisters in round order. */
+  r->first_iter = first_iter;
+  for (uint32_t k = 0; k < r->lim->cores; k++) {
+    r->cores[k].rc = ICX_OK;
+    r->cores[k].env.time_ns = r->env.time_ns;
+  }
+  icxPool_run(r->pool, r->lim->cores, core_job, r);
+  /* the first error in core order */
   for (uint32_t k = 0; k < r->lim->cores && rc == ICX_OK; k++)
-    for (uint32_t j = 0; j < r->n && rc == ICX_OK; j++) {
-      Slot *s = &r->slots[r->ord[j]];
-      if (s->core != k || r->budget[k] <= 0) continue;
-      const icxCanister *c = icxState_canister(r->st, &s->id);
-      if (c && has_work(s, c, first_iter)) rc = run_canister(r, s, first_iter);
+    if (r->cores[k].rc != ICX_OK) {
+      rc = r->cores[k].rc;
+      if (r->err) *r->err = r->cores[k].err;
     }
+  /* debug output in core order: what one thread running the cores one
+   * after the other would have printed */
+  for (uint32_t k = 0; k < r->lim->cores; k++)
+    if (r->cores[k].dbg.n) dbg_flush(&r->st->cfg, &r->cores[k].dbg);
+  icx_status rc2 = merge_stats(r, progress);
+  if (rc == ICX_OK) rc = rc2;
   /* Cross-canister effects between iterations, in canister-id order. */
   for (uint32_t i = 0; i < r->n; i++) {
     Slot *s = &r->slots[i];
     r->st->burned = icxU128_add_sat(r->st->burned, s->burned);
     s->burned = icxU128_zero();
     if (s->out.n == 0) continue;
-    icx_status rc2 = icxState_route(r->st, s->out.v, s->out.n, r->err);
+    rc2 = icxState_route(r->st, s->out.v, s->out.n, r->err);
     s->out.n = 0;
     if (rc == ICX_OK) rc = rc2;
   }
-  uint32_t execs2 = 0;
-  for (uint32_t i = 0; i < r->stats->n; i++) execs2 += r->stats->v[i].executions;
-  *progress = execs2 != execs || r->stats->instructions != before;
   return rc;
 }
 
@@ -460,7 +587,7 @@ static void plan(Round *r, const icxSched *sch, uint64_t round) {
     int64_t ap = reset ? 0 : sched_get(sch, &c->id);
     s->gain = pct(c->settings.compute_allocation) * ICX_PRIORITY_PERCENT + f;
     s->rp = ap + s->gain;
-    s->long_exec = c->paused != NULL;
+    s->long_exec = c->paused != NULL && !install_paused(c);
     s->tasks = due_tasks(c, r->env.time_ns);
     s->task_first = c->task_turn & 1;
   }
@@ -475,6 +602,7 @@ static icx_status finish_paused(Round *r, int checkpoint) {
   for (uint32_t j = 0; j < r->n; j++) {
     icxCanister *c = icxState_canister(r->st, &r->slots[r->ord[j]].id);
     if (!c || !c->paused) continue;
+    if (install_paused(c)) continue; /* not counted (mgmt.h); aborted below at a checkpoint */
     if (!checkpoint && kept < r->lim->max_paused) {
       kept++;
       continue;
@@ -483,8 +611,14 @@ static icx_status finish_paused(Round *r, int checkpoint) {
     if (rc) return rc;
     r->stats->aborted++;
   }
-  /* canisters created during the round cannot have paused executions */
-  return ICX_OK;
+  /* canisters created during the round can have a paused install (made
+   * by the management canister in this round), nothing else */
+  if (!checkpoint) return ICX_OK;
+  uint32_t n = abort_installs(r->st, r->err);
+  r->stats->aborted += n;
+  if (r->st->installs.n && (!r->err || r->err->status == ICX_OK))
+    return icxErr_set(r->err, ICX_EINTERNAL, "round: a paused install could not be aborted");
+  return r->st->installs.n ? (r->err ? r->err->status : ICX_EINTERNAL) : ICX_OK;
 }
 
 /* icxState_run_mgmt; with an empty queue only its Stopping -> Stopped
@@ -509,13 +643,22 @@ icx_status icxRound_execute(icxState *st, icxSched *sch, const icxRoundLimits *l
   /* 1. prepare: random tape, postponed raw_rand */
   if (rc == ICX_OK) rc = icxState_begin_round(st, in->round, in->time_ns, in->sig, in->sig_len, err);
   if (rc == ICX_OK) rc = icxState_answer_raw_rand(st, err);
-  /* induction of the batch, in batch order */
+  /* induction of the batch, in batch order: ingress, then the messages
+   * from other subnets */
   for (uint32_t i = 0; i < in->ningress; i++) {
     if (rc == ICX_OK)
       rc = induct(st, &in->ingress[i], stats, err);
     else
       icxState_msg_clear(&st->alloc, &in->ingress[i]);
   }
+  for (uint32_t i = 0; i < in->nxnet; i++) {
+    if (rc == ICX_OK)
+      rc = icxState_induct_xnet(st, &in->xnet[i], err);
+    else
+      icxState_msg_clear(&st->alloc, &in->xnet[i]);
+  }
+  /* paused install_code calls: one more slice each */
+  if (rc == ICX_OK) rc = icxMgmt_resume_installs(st, err);
   if (rc) return rc;
 
   Round r;
@@ -528,7 +671,9 @@ icx_status icxRound_execute(icxState *st, icxSched *sch, const icxRoundLimits *l
   r.slots = icxCore_allocn(&st->alloc, (size_t)r.n + 1, sizeof *r.slots);
   r.ord = icxCore_allocn(&st->alloc, (size_t)r.n + 1, sizeof *r.ord);
   r.budget = icxCore_allocn(&st->alloc, lim->cores, sizeof *r.budget);
-  if (!r.slots || !r.ord || !r.budget) {
+  r.cores = icxCore_allocn(&st->alloc, lim->cores, sizeof *r.cores);
+  r.pool = in->pool;
+  if (!r.slots || !r.ord || !r.budget || !r.cores) {
     rc = icxErr_set(err, ICX_ENOMEM, "round: out of memory");
     goto done;
   }
@@ -536,6 +681,18 @@ icx_status icxRound_execute(icxState *st, icxSched *sch, const icxRoundLimits *l
   r.env.cfg = &st->cfg;
   r.env.time_ns = st->time_ns;
   r.env.slice = st->cfg.max_instructions_slice;
+  memset(r.cores, 0, (size_t)lim->cores * sizeof *r.cores);
+  for (uint32_t k = 0; k < lim->cores; k++) {
+    Core *core = &r.cores[k];
+    core->cfg = st->cfg;
+    core->dbg.alloc = &st->alloc;
+    if (st->cfg.debug_print) {
+      core->cfg.debug_print = dbg_sink;
+      core->cfg.debug_print_ud = &core->dbg;
+    }
+    core->env = r.env;
+    core->env.cfg = &core->cfg;
+  }
   /* the round counter starts at R - S + 1 per core, so a slice cannot
    * overshoot R (reference section 5) */
   for (uint32_t k = 0; k < lim->cores; k++)
@@ -544,7 +701,7 @@ icx_status icxRound_execute(icxState *st, icxSched *sch, const icxRoundLimits *l
 
   /* 7. the inner loop */
   for (uint32_t iter = 0;; iter++) {
-    uint32_t mgmt_before = st->mgmt_in.n;
+    uint64_t mgmt_before = st->mgmt_executed;
     rc = run_mgmt(st, err); /* a: subnet messages */
     if (rc) goto done;
     int progress = 0;
@@ -552,7 +709,7 @@ icx_status icxRound_execute(icxState *st, icxSched *sch, const icxRoundLimits *l
     stats->iterations++;
     if (rc) goto done;
     /* f: stop when nothing ran, or the budget is spent */
-    if (!progress && mgmt_before == 0 && st->mgmt_in.n == 0) break;
+    if (!progress && st->mgmt_executed == mgmt_before) break;
     if (!budget_left(&r)) {
       rc = run_mgmt(st, err); /* what the last iteration sent to aaaaa-aa */
       break;
@@ -580,5 +737,10 @@ done:
   icxCore_free(&st->alloc, r.slots, ((size_t)r.n + 1) * sizeof *r.slots);
   icxCore_free(&st->alloc, r.ord, ((size_t)r.n + 1) * sizeof *r.ord);
   if (r.budget) icxCore_free(&st->alloc, r.budget, (size_t)lim->cores * sizeof *r.budget);
+  if (r.cores) {
+    for (uint32_t k = 0; k < lim->cores; k++)
+      icxCore_free(&st->alloc, r.cores[k].dbg.v, r.cores[k].dbg.cap);
+    icxCore_free(&st->alloc, r.cores, (size_t)lim->cores * sizeof *r.cores);
+  }
   return rc;
 }

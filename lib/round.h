@@ -10,14 +10,16 @@
  * messages into the state and leaves the round's products (ingress results,
  * messages for other subnets) in st->ingress and st->outbox.
  *
- * Threads: one thread now.  The round is already cut the way the threaded
- * version will run it: canisters are dealt to `cores` virtual cores (a
- * protocol parameter, not the host's thread count), each core has its own
- * instruction budget, during an inner iteration a canister touches only its
- * own state (its products wait in a per-canister list), and everything that
- * crosses canisters (routing, the management queue) happens between
- * iterations in canister-id order.  Running the cores on threads therefore
- * cannot change any result.
+ * Threads: canisters are dealt to `cores` virtual cores (a protocol
+ * parameter, not the host's thread count); each core has its own
+ * instruction budget, execution environment, error and debug-output
+ * buffer.  During an inner iteration the cores run in parallel on the
+ * worker pool (pool.h), and a canister touches only its own state (its
+ * products and figures wait in its slot); everything that crosses
+ * canisters (routing, statistics, burned cycles, debug output, the
+ * management queue) happens between iterations on the calling thread, in
+ * canister-id or core order.  The thread count therefore cannot change
+ * any result (tests/api_threads.c proves it on randomized workloads).
  *
  * Scheduler state that lives across rounds (accumulated priorities) is an
  * icxSched, kept beside the icxState and hashed with it. */
@@ -71,7 +73,10 @@ typedef struct icxRoundInput {
   size_t sig_len;
   icxMsg *ingress; /* kind INGRESS, batch order */
   uint32_t ningress;
+  icxMsg *xnet;    /* kind REQUEST / RESPONSE from other subnets, batch order (taken) */
+  uint32_t nxnet;
   uint8_t checkpoint; /* a checkpoint round: every paused execution is aborted at its end */
+  struct icxPool *pool; /* worker threads for the cores (pool.h), or NULL: this thread */
 } icxRoundInput;
 
 /* Per-canister figures of a round. */

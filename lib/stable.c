@@ -301,7 +301,7 @@ icx_status icxStable_commit(icxStable *s, icxErr *err) {
   }
   qsort(w, (size_t)n, sizeof *w, cmp_write); /* table order never leaks out */
   icxPageMap *nm;
-  icx_status rc = icxPm_update(s->map, w, (size_t)n, s->pages * WPAGE, &nm, err);
+  icx_status rc = icxPm_update_deferred(s->map, w, (size_t)n, s->pages * WPAGE, &nm, err);
   icxCore_free(&s->alloc, w, ((size_t)n + 1) * sizeof *w);
   if (rc != ICX_OK) return rc;
   icxPm_unref(s->map);

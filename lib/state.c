@@ -8,6 +8,7 @@
 
 #include "mgmt.h"
 #include "principal.h"
+#include "sysapi.h"
 
 /* ---- messages --------------------------------------------------------------- */
 
@@ -31,6 +32,15 @@ icx_status icxMsgList_push(const icxAllocator *a, icxMsgList *l, icxMsg *m, icxE
   }
   l->v[l->n++] = *m;
   memset(m, 0, sizeof *m);
+  return ICX_OK;
+}
+
+icx_status icxMsgList_push_front(const icxAllocator *a, icxMsgList *l, icxMsg *m, icxErr *err) {
+  icx_status rc = icxMsgList_push(a, l, m, err);
+  if (rc) return rc;
+  icxMsg last = l->v[l->n - 1];
+  memmove(l->v + 1, l->v, (size_t)(l->n - 1) * sizeof *l->v);
+  l->v[0] = last;
   return ICX_OK;
 }
 
@@ -126,6 +136,7 @@ void icxState_free(icxState *st) {
   for (uint32_t i = 0; i < st->ncan; i++) free_canister(st, st->can[i]);
   icxCore_free(&a, st->can, (size_t)st->capcan * sizeof *st->can);
   icxMsgList_free(&a, &st->mgmt_in);
+  icxMsgList_free(&a, &st->installs);
   icxMsgList_free(&a, &st->outbox);
   icxMsgList_free(&a, &st->ingress);
   icxCore_free(&a, st->rr, (size_t)st->caprr * sizeof *st->rr);
@@ -455,6 +466,53 @@ icx_status icxState_route(icxState *st, icxMsg *out, uint32_t n, icxErr *err) {
   return rc;
 }
 
+/* 1 if c has a response for callback cb queued or running. */
+static int response_pending(const icxCanister *c, uint64_t cb) {
+  for (uint32_t i = 0; i < c->inq_len; i++) {
+    const icxMsg *q = &c->inq[(c->inq_head + i) % c->inq_cap];
+    if (q->kind == ICX_MSG_RESPONSE && q->callback == cb) return 1;
+  }
+  const icxExecution *e = c->paused;
+  return e && e->kind == ICX_EXEC_RESPONSE && e->has_msg && e->msg.callback == cb;
+}
+
+icx_status icxState_induct_xnet(icxState *st, icxMsg *m, icxErr *err) {
+  st->xnet_in = icxU128_add_sat(st->xnet_in, m->cycles);
+  int ok = m->src.len > 0 && !in_range(st, &m->src) &&
+           (m->kind == ICX_MSG_REQUEST || m->kind == ICX_MSG_RESPONSE);
+  if (ok && m->kind == ICX_MSG_REQUEST) {
+    m->to_ingress = 0;
+    if (m->dst.len == 0 || in_range(st, &m->dst)) return route_one(st, m, err);
+    /* not a canister of this subnet: answered as a missing canister */
+    char t[64], text[96];
+    icxPrincipal_to_text(&m->dst, t, sizeof t);
+    snprintf(text, sizeof text, "Canister %s not found.", t);
+    icxMsg r;
+    icx_status rc =
+        icxState_make_reject(st, m, ICX_REJECT_DESTINATION_INVALID, 301, text, &r, err);
+    icxState_msg_clear(&st->alloc, m);
+    return rc ? rc : route_one(st, &r, err);
+  }
+  if (ok) {
+    icxCanister *c = icxState_canister(st, &m->dst);
+    int64_t cbi = c ? icxCanister_cb_find(c, m->callback) : -1;
+    ok = cbi >= 0 && icxPrincipal_eq(&c->cbs[cbi].callee, &m->src) &&
+         !response_pending(c, m->callback);
+    if (ok) {
+      m->to_ingress = 0;
+      return icxState_push_input(st, c, m, err);
+    }
+  }
+  st->burned = icxU128_add_sat(st->burned, m->cycles);
+  icxState_msg_clear(&st->alloc, m);
+  return ICX_OK;
+}
+
+void icxState_note_exported(icxState *st, const icxMsgList *list) {
+  for (uint32_t i = 0; i < list->n; i++)
+    st->xnet_out = icxU128_add_sat(st->xnet_out, list->v[i].cycles);
+}
+
 icx_status icxState_submit_ingress(icxState *st, icxMsg *m, icxErr *err) {
   if (m == NULL || m->kind != ICX_MSG_INGRESS) {
     if (m) icxState_msg_clear(&st->alloc, m);
@@ -608,20 +666,27 @@ icx_status icxState_process_stopping(icxState *st, icxErr *err) {
 
 icx_status icxState_run_mgmt(icxState *st, icxErr *err) {
   /* FIFO: messages produced meanwhile (e.g. by install) join the end. */
-  uint32_t head = 0;
+  /* Messages for a canister whose install is paused wait (kept in order
+   * at the front, below `kept`). */
+  uint32_t head = 0, kept = 0;
   icx_status rc = ICX_OK;
   while (head < st->mgmt_in.n) {
     icxMsg m = st->mgmt_in.v[head];
     memset(&st->mgmt_in.v[head], 0, sizeof m);
     head++;
+    if (icxMgmt_blocked(st, &m)) {
+      st->mgmt_in.v[kept++] = m;
+      continue;
+    }
+    st->mgmt_executed++;
     rc = icxMgmt_execute(st, &m, err);
     if (rc) break;
   }
   /* drop what was taken, keep the rest in order */
-  if (head) { /* (the queue array may be NULL when nothing was ever queued) */
-    memmove(st->mgmt_in.v, st->mgmt_in.v + head,
+  if (head > kept) { /* (the queue array may be NULL when nothing was ever queued) */
+    memmove(st->mgmt_in.v + kept, st->mgmt_in.v + head,
             (size_t)(st->mgmt_in.n - head) * sizeof *st->mgmt_in.v);
-    st->mgmt_in.n -= head;
+    st->mgmt_in.n -= head - kept;
   }
   if (rc) return rc;
   return icxState_process_stopping(st, err);
@@ -656,6 +721,7 @@ icxU128 icxState_cycles_total(const icxState *st) {
       s = icxU128_add_sat(s, c->inq[(c->inq_head + j) % c->inq_cap].cycles);
   }
   s = icxU128_add_sat(s, list_cycles(&st->mgmt_in));
+  s = icxU128_add_sat(s, list_cycles(&st->installs));
   s = icxU128_add_sat(s, list_cycles(&st->outbox));
   s = icxU128_add_sat(s, list_cycles(&st->ingress));
   for (uint32_t i = 0; i < st->nrr; i++) s = icxU128_add_sat(s, st->rr[i].cycles);
@@ -909,6 +975,10 @@ icx_status icxState_hash(const icxState *st, uint8_t out[32], icxErr *err) {
     h_raw(&h, ch, 32);
   }
   h_list(&h, &st->mgmt_in);
+  if (st->installs.n) { /* (absent when empty: hashes of states without any stay as they were) */
+    h_raw(&h, "installs", 8);
+    h_list(&h, &st->installs);
+  }
   h_u32(&h, st->nrr);
   for (uint32_t i = 0; i < st->nrr; i++) {
     const icxRawRandCtx *x = &st->rr[i];

@@ -78,6 +78,10 @@ typedef struct icxState {
 
   /* Management canister. */
   icxMsgList mgmt_in;          /* requests and ingress to aaaaa-aa, FIFO */
+  icxMsgList installs;         /* install_code calls paused across rounds (DTS), FIFO:
+                                * the original message with dst = the canister being
+                                * installed (its paused execution is that canister's
+                                * c->paused); mgmt.c */
   icxRawRandCtx *rr;           /* postponed raw_rand, FIFO */
   uint32_t nrr, caprr;
   icxStopCtx *stops;           /* pending stop_canister calls, FIFO */
@@ -92,6 +96,10 @@ typedef struct icxState {
 
   /* Cycles bookkeeping (not hashed: derived statistics). */
   icxU128 minted;              /* provisional creations and top-ups */
+  uint64_t mgmt_executed;      /* management messages executed so far (a statistic) */
+  icxU128 xnet_in, xnet_out;   /* cycles carried in by messages from other subnets and
+                                * out by messages to them (icxState_induct_xnet,
+                                * icxState_note_exported) */
   icxU128 burned;              /* every fee (executions via icxExecOutcome.burned,
                                 * calls, induction, creation, resources),
                                 * cycles_burn128, holdings of deleted or dried-up
@@ -176,6 +184,18 @@ ICX_INTERNAL icx_status icxState_submit_ingress(icxState *st, icxMsg *m, icxErr 
  * for a canister that no longer exists is dropped.  Errors: ICX_ENOMEM
  * (the messages not yet routed are freed). */
 ICX_INTERNAL icx_status icxState_route(icxState *st, icxMsg *out, uint32_t n, icxErr *err);
+/* Induct a message from another subnet (takes *m; docs/round.md "Messages
+ * from other subnets").  A request goes the way a local one does (queue,
+ * or a reject response when its destination is missing, not on this
+ * subnet or its queue is full); a response is queued only for a callback
+ * its canister holds, made for a call to the response's sender, and not
+ * answered yet (queued or running); anything else (including messages
+ * that claim a sender on this subnet) is dropped with its cycles burned.
+ * Its cycles are added to st->xnet_in.  Errors: ICX_ENOMEM. */
+ICX_INTERNAL icx_status icxState_induct_xnet(icxState *st, icxMsg *m, icxErr *err);
+/* Add the cycles of the messages in list (leaving the subnet) to
+ * st->xnet_out. */
+ICX_INTERNAL void icxState_note_exported(icxState *st, const icxMsgList *list);
 /* A reject response answering request (or ingress) `req`, with its cycles
  * refunded; data = the message text.  Does not take req. */
 ICX_INTERNAL icx_status icxState_make_reject(icxState *st, const icxMsg *req, uint32_t reject_code,
@@ -197,6 +217,9 @@ ICX_INTERNAL uint32_t icxState_open_contexts(const icxCanister *c);
 /* Append a copy-free message to a list (takes *m). */
 ICX_INTERNAL icx_status icxMsgList_push(const icxAllocator *a, icxMsgList *l, icxMsg *m,
                                         icxErr *err);
+/* The same at the front (O(n)). */
+ICX_INTERNAL icx_status icxMsgList_push_front(const icxAllocator *a, icxMsgList *l, icxMsg *m,
+                                              icxErr *err);
 ICX_INTERNAL void icxMsgList_free(const icxAllocator *a, icxMsgList *l);
 /* Free the method and data of m and zero it (the state's allocator). */
 ICX_INTERNAL void icxState_msg_clear(const icxAllocator *a, icxMsg *m);
@@ -225,7 +248,8 @@ ICX_INTERNAL icx_status icxState_charge_resources(icxState *st, uint64_t now_ns,
  * queued messages, call contexts' available cycles, callbacks' response
  * prepayments (execution and transmission), paused executions' holdings
  * (icxCanister_paused_cycles) and pending management contexts.
- * Invariant: this + burned == minted (docs/cycles.md, "Conservation"). */
+ * Invariant: this + burned + xnet_out == minted + xnet_in (docs/cycles.md,
+ * "Conservation"). */
 ICX_INTERNAL icxU128 icxState_cycles_total(const icxState *st);
 /* BLAKE2b-256 of the canonical encoding of everything replicated
  * (docs/management.md, "State hash"). */

@@ -20,13 +20,20 @@
 
 /* ---- names and contexts ------------------------------------------------------ */
 
-static const char api_names[ICX_API_COUNT][24] = {
+static const char api_names[ICX_API_COUNT][28] = {
     "start", "init", "pre upgrade", "update", "replicated query", "non replicated query",
     "reply callback", "reject callback", "cleanup", "inspect message", "heartbeat",
-    "global timer", "on low Wasm memory"};
+    "global timer", "on low Wasm memory", "composite query", "composite reply callback",
+    "composite reject callback", "composite cleanup"};
 static const uint16_t api_bits[ICX_API_COUNT] = {
     ICX_CTX_s, ICX_CTX_I, ICX_CTX_G, ICX_CTX_U, ICX_CTX_RQ, ICX_CTX_NRQ, ICX_CTX_Ry, ICX_CTX_Rt,
-    ICX_CTX_C, ICX_CTX_F, ICX_CTX_T, ICX_CTX_T, ICX_CTX_T};
+    ICX_CTX_C, ICX_CTX_F, ICX_CTX_T, ICX_CTX_T, ICX_CTX_T, ICX_CTX_CQ, ICX_CTX_CRy, ICX_CTX_CRt,
+    ICX_CTX_CC};
+
+/* Non-replicated contexts: the larger reply limit. */
+static int non_replicated_reply(uint8_t api) {
+  return api == ICX_API_NRQ || api == ICX_API_CQ || api == ICX_API_CRY || api == ICX_API_CRT;
+}
 
 const char *icxSys_api_name(uint8_t api) { return api < ICX_API_COUNT ? api_names[api] : "?"; }
 uint16_t icxSys_ctx_bit(uint8_t api) { return api < ICX_API_COUNT ? api_bits[api] : 0; }
@@ -297,7 +304,7 @@ static int do_reply_append(Args *a, uint64_t src, uint64_t size) {
   icxExecution *e = a->e;
   if (!e->can_respond || e->resp)
     return contract(e, a->x, "ic0.msg_reply_data_append: the call is already replied.");
-  uint64_t max = e->api == ICX_API_NRQ ? MAX_REPLY_NON_REPLICATED : MAX_REPLY_REPLICATED;
+  uint64_t max = non_replicated_reply(e->api) ? MAX_REPLY_NON_REPLICATED : MAX_REPLY_REPLICATED;
   uint64_t total = e->reply_len + size;
   if (size > max || total > max)
     return contract(e, a->x,
@@ -319,7 +326,7 @@ static int do_reject(Args *a, uint64_t src, uint64_t size) {
   icxExecution *e = a->e;
   if (!e->can_respond || e->resp)
     return contract(e, a->x, "ic0.msg_reject: the call is already replied");
-  uint64_t max = e->api == ICX_API_NRQ ? MAX_REPLY_NON_REPLICATED : MAX_REPLY_REPLICATED;
+  uint64_t max = non_replicated_reply(e->api) ? MAX_REPLY_NON_REPLICATED : MAX_REPLY_REPLICATED;
   if (size > max)
     return contract(e, a->x,
                     "ic0.msg_reject: application payload size (%llu) cannot be larger than %llu.",

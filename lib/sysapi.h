@@ -13,7 +13,9 @@
 enum {
   ICX_API_START = 0, ICX_API_INIT, ICX_API_PRE_UPGRADE, ICX_API_UPDATE, ICX_API_RQ, ICX_API_NRQ,
   ICX_API_REPLY, ICX_API_REJECT, ICX_API_CLEANUP, ICX_API_INSPECT, ICX_API_HEARTBEAT,
-  ICX_API_TIMER, ICX_API_LOW_MEMORY, ICX_API_COUNT
+  ICX_API_TIMER, ICX_API_LOW_MEMORY,
+  /* composite queries: the method (CQ) and the callbacks of its calls */
+  ICX_API_CQ, ICX_API_CRY, ICX_API_CRT, ICX_API_CC, ICX_API_COUNT
 };
 
 /* The ud of every ic0 host function. */
@@ -67,6 +69,7 @@ struct icxExecution {
   uint8_t phase;          /* exec_msg.c / canister.c private */
   uint8_t mem64;
   uint8_t replicated;     /* in_replicated_execution */
+  uint8_t query;          /* RESPONSE: the callback of a composite query's call context */
   uint8_t cert_present;
   uint64_t time_ns;
   const uint8_t *root_key, *certificate; /* borrowed from the env of the current slice */
@@ -248,6 +251,11 @@ ICX_INTERNAL void icxExecution_error(const icxExecution *e, uint16_t *code, char
  * the help kind (ICX_HELP_NONE / TOOLCHAIN / a user help). */
 ICX_INTERNAL void icxExecution_describe(const icxExecution *e, uint16_t *code, char *buf,
                                         size_t cap, uint8_t *help);
+/* The text of an error found before any code runs, in the form of
+ * icxExecution_error: code 537 (no Wasm module) or 536 (method not found),
+ * with the help line of the replica for each. */
+ICX_INTERNAL void icxExecution_pre_error(const icxCanister *c, uint16_t code, const char *desc,
+                                         char *buf, size_t cap);
 /* "Error from Canister <id>: <desc>[.\n<help text>]" into buf. */
 ICX_INTERNAL void icxExecution_format(const icxCanister *c, const char *desc, uint8_t help,
                                       uint16_t code, char *buf, size_t cap);

@@ -1,7 +1,8 @@
 #!/bin/sh
-# check_install.sh -- `make install` into a temporary prefix, then build
-# examples/embed.c against the installed files through pkg-config, once with
-# the shared library and once with the static one, and run both.
+# check_install.sh -- `make install` into a temporary prefix (icexec-drun must
+# run from it), then build examples/embed.c against the installed files
+# through pkg-config, once with the shared library and once with the static
+# one, and run both.
 #
 #   check_install.sh MAKE CC [EXTRA_CFLAGS]
 #
@@ -17,9 +18,10 @@ bad() { echo "check_install: FAIL: $*"; fail=1; }
 $make --no-print-directory install PREFIX="$prefix" >"$prefix.log" 2>&1 ||
   { cat "$prefix.log"; rm -f "$prefix.log"; echo "check_install: FAIL: make install"; exit 1; }
 rm -f "$prefix.log"
-for f in include/icexec.h lib/libicexec.a lib/libicexec.so lib/pkgconfig/icexec.pc; do
+for f in include/icexec.h lib/libicexec.a lib/libicexec.so lib/pkgconfig/icexec.pc bin/icexec-drun; do
   [ -e "$prefix/$f" ] || bad "$f not installed"
 done
+"$prefix/bin/icexec-drun" --version || bad "icexec-drun --version failed"
 so=$(readlink "$prefix/lib/libicexec.so")
 real=$(readlink "$prefix/lib/$so")
 echo "check_install: libicexec.so -> $so -> $real"

@@ -86,6 +86,24 @@ static void test_u128_mul_div(void **state) {
   assert_true(rem < 0x8000000000000001ull);
   r = icxU128_div_u64(u(5), 0, &rem); /* never traps */
   assert_true(icxU128_is_zero(r));
+  r = icxU128_div_u64_portable(u(5), 0, &rem);
+  assert_true(icxU128_is_zero(r));
+  /* the portable loop and the compiler's division agree on random operands */
+  uint64_t s = 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < 20000; i++) {
+    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    uint64_t hi = s;
+    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    uint64_t lo = s;
+    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    uint64_t d = i % 3 == 0 ? (s >> (s % 64)) | 1 : s;
+    if (d == 0) d = 1;
+    uint64_t r1, r2;
+    icxU128 q1 = icxU128_div_u64(icxU128_make(hi, lo), d, &r1);
+    icxU128 q2 = icxU128_div_u64_portable(icxU128_make(hi, lo), d, &r2);
+    assert_true(icxU128_eq(q1, q2));
+    assert_int_equal(r1, r2);
+  }
 }
 
 static void test_u128_decimal(void **state) {

@@ -402,6 +402,77 @@ static void test_threads_snapshots(void **st) {
   assert_int_equal(atomic_load(&cnt.live), 0);
 }
 
+/* Deferred updates: a chain of unhashed versions, sealed at the end, has
+ * exactly the hashes of the same chain made with eager updates; reading
+ * needs no seal; a diff seals; sealing twice changes nothing; an eager
+ * update on an unsealed base is correct too. */
+static int count_visit(void *ud, uint64_t page, const uint8_t *data) {
+  (void)page;
+  (void)data;
+  (*(int *)ud)++;
+  return 0;
+}
+
+static void test_deferred_equals_eager(void **st) {
+  (void)st;
+  Count cnt = {0};
+  icxAllocator A = {count_fn, &cnt};
+  icxPmCtx *ctx = icxPm_ctx_new(&A);
+  icxErr err;
+  icxPageMap *e0 = icxPm_new(ctx, 64ull << 20, &err), *d0 = icxPm_ref(e0);
+  uint64_t seed = 7;
+  static uint8_t pages[16][4096];
+  for (int v = 0; v < 60; v++) {
+    icxPmWrite w[16];
+    size_t n = 1 + rng_next(&seed) % 16;
+    uint64_t page = 0;
+    for (size_t i = 0; i < n; i++) {
+      page += 1 + rng_next(&seed) % 700;
+      w[i].page = page;
+      w[i].data = (rng_next(&seed) % 5 == 0) ? NULL : pages[i];
+      memset(pages[i], (int)(v * 16 + i), 4096);
+    }
+    icxPageMap *e1, *d1;
+    assert_int_equal(icxPm_update(e0, w, n, 64ull << 20, &e1, &err), ICX_OK);
+    if (v % 7 == 2) /* now and then an eager update on an unsealed base (not the last) */
+      assert_int_equal(icxPm_update(d0, w, n, 64ull << 20, &d1, &err), ICX_OK);
+    else
+      assert_int_equal(icxPm_update_deferred(d0, w, n, 64ull << 20, &d1, &err), ICX_OK);
+    assert_true(icxPm_sealed(e1));
+    for (size_t i = 0; i < n; i++) { /* reading needs no seal */
+      const uint8_t *a = icxPm_get(e1, w[i].page), *b = icxPm_get(d1, w[i].page);
+      assert_true((a == NULL) == (b == NULL));
+      if (a) assert_memory_equal(a, b, 4096);
+    }
+    icxPm_unref(e0);
+    icxPm_unref(d0);
+    e0 = e1;
+    d0 = d1;
+  }
+  assert_false(icxPm_sealed(d0));
+  int nd = 0, ne = 0;
+  assert_int_equal(icxPm_diff(NULL, d0, count_visit, &nd), 0); /* seals */
+  assert_true(icxPm_sealed(d0));
+  assert_int_equal(icxPm_diff(NULL, e0, count_visit, &ne), 0);
+  assert_int_equal(nd, ne);
+  uint8_t h1[32], h2[32], h3[32];
+  icxPm_root_hash(e0, h1);
+  icxPm_root_hash(d0, h2);
+  icxPm_seal(d0);
+  icxPm_root_hash(d0, h3);
+  assert_memory_equal(h1, h2, 32);
+  assert_memory_equal(h2, h3, 32);
+  for (uint64_t p = 0; p < 16 * 700; p += 97) {
+    icxPm_page_hash_at(e0, p, h1);
+    icxPm_page_hash_at(d0, p, h2);
+    assert_memory_equal(h1, h2, 32);
+  }
+  icxPm_unref(e0);
+  icxPm_unref(d0);
+  icxPm_ctx_free(ctx);
+  assert_int_equal(atomic_load(&cnt.live), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hash_known_answers),
@@ -409,6 +480,7 @@ int main(void) {
       cmocka_unit_test(test_random_vs_model),
       cmocka_unit_test(test_update_oom_sweep),
       cmocka_unit_test(test_threads_snapshots),
+      cmocka_unit_test(test_deferred_equals_eager),
   };
   return cmocka_run_group_tests_name("unit_pagemap", tests, NULL, NULL);
 }

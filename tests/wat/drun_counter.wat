@@ -1,0 +1,47 @@
+;; A counter canister for icexec-drun's demo and tests (examples/drun.mk,
+;; tests/drun/counter.drun); no Motoko needed.
+;;   canister_init          prints "init", counter = 0
+;;   update inc             counter += 1, prints "inc", replies (counter : nat64)
+;;   query get              replies (counter : nat64)
+;;   update fail            rejects with "counter says no" (a canister reject)
+;;   update boom            calls ic0.trap("counter trap")
+;;   pre/post upgrade       counter saved to / restored from stable memory
+;; Memory: 0..7 "DIDL\00\01\78" then the counter (8 bytes, little-endian),
+;; the reply is bytes 0..15; messages from 64 on.
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_reject" (func $reject (param i32 i32)))
+  (import "ic0" "trap" (func $trap (param i32 i32)))
+  (import "ic0" "debug_print" (func $print (param i32 i32)))
+  (import "ic0" "stable64_grow" (func $sgrow (param i64) (result i64)))
+  (import "ic0" "stable64_write" (func $swrite (param i64 i64 i64)))
+  (import "ic0" "stable64_read" (func $sread (param i64 i64 i64)))
+  (memory 1)
+  (data (i32.const 0) "DIDL\00\01\78")
+  (data (i32.const 64) "init")
+  (data (i32.const 72) "inc")
+  (data (i32.const 80) "counter says no")
+  (data (i32.const 96) "counter trap")
+  (data (i32.const 112) "post_upgrade")
+  (func $reply_counter
+    (call $append (i32.const 0) (i32.const 15))
+    (call $reply))
+  (func (export "canister_init")
+    (call $print (i32.const 64) (i32.const 4)))
+  (func (export "canister_update inc")
+    (i64.store (i32.const 7) (i64.add (i64.load (i32.const 7)) (i64.const 1)))
+    (call $print (i32.const 72) (i32.const 3))
+    (call $reply_counter))
+  (func (export "canister_query get")
+    (call $reply_counter))
+  (func (export "canister_update fail")
+    (call $reject (i32.const 80) (i32.const 15)))
+  (func (export "canister_update boom")
+    (call $trap (i32.const 96) (i32.const 12)))
+  (func (export "canister_pre_upgrade")
+    (drop (call $sgrow (i64.const 1)))
+    (call $swrite (i64.const 0) (i64.const 7) (i64.const 8)))
+  (func (export "canister_post_upgrade")
+    (call $sread (i64.const 7) (i64.const 0) (i64.const 8))
+    (call $print (i32.const 112) (i32.const 12))))
