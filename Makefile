@@ -141,11 +141,11 @@ CHECK_DIR := $(BUILD)/check
 RUN_TEST := sh scripts/run-test.sh $(CHECK_DIR) $(TEST_TIMEOUT)
 
 # Fragments append to these.
-CHECK_EXTRA := wast-check switch-check tsan-check
+CHECK_EXTRA := wast-check switch-check tsan-check docs-check
 FUZZ_SMOKE_DEPS :=
 CLEAN_EXTRA :=
 
-.PHONY: all lib tests examples check check-build asan valgrind spec demo switch-check wast-check tsan-check \
+.PHONY: all lib tests examples check check-build asan valgrind spec demo switch-check wast-check tsan-check docs-check \
         abi-check header-check install-check install uninstall clean help
 
 all: $(LIB_A) $(LIB_SO_FILES)
@@ -271,6 +271,9 @@ demo: $(EXAMPLE_BINS) $(DRUN_DEMO_DEPS)
 abi-check: $(LIB_A) $(LIB_SO_FILES)
 	sh tests/check_abi.sh $(BUILD)/$(SO_REAL) $(LIB_A) $(SONAME) docs/abi/symbols.txt \
 	  $(if $(filter 1,$(SANITIZE)),sanitized)
+
+docs-check:
+	sh tests/check_docs.sh
 
 header-check:
 	sh tests/check_header.sh "$(CC)" "$(CXX)" $(BUILD)/header-check

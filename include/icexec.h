@@ -5,8 +5,10 @@
  * Whatever this header does not declare is not part of the API.
  *
  * This header is C99/C11 and C++11/C++17 clean, declares no function-like
- * macros, no varargs and no struct except option and result structs (which
- * start with struct_size and only grow at the end).  Every macro constant has
+ * macros and no varargs.  Its structs are option and result structs, which
+ * start with struct_size and only grow at the end, and three fixed-layout
+ * value types that never change (icx_value, icx_principal,
+ * icx_message_id).  Every macro constant has
  * a function twin for FFI hosts that cannot read macros.
  *
  * Conventions, stated once here and per function below:
@@ -237,8 +239,13 @@ ICX_API void icx_engine_opts_init(icx_engine_opts *opts);
 /* ---- engine -------------------------------------------------------------- */
 
 /* Create an engine.  opts may be NULL (all defaults).  Errors: ICX_EINVAL
- * (out_engine NULL, struct_size too small for the two header fields),
- * ICX_EVERSION (header_version of another major version), ICX_ENOMEM.
+ * (out_engine NULL, struct_size too small for the two header fields, or an
+ * inconsistent configuration: unknown subnet type, threads above 256,
+ * scheduler_cores above 64, a slice limit above its message limit, a round
+ * limit below the larger slice or above INT64_MAX, a subnet public key
+ * over 4096 bytes or NULL with a length; there is no engine to carry a
+ * message then), ICX_EVERSION (header_version of another major version),
+ * ICX_ENOMEM.
  * [in: copy] [out: handle -> icx_engine_free] [thread: any] [alloc: yes] */
 ICX_API ICX_NODISCARD icx_status icx_engine_new(const icx_engine_opts *opts,
                                                 icx_engine **out_engine);
@@ -307,7 +314,8 @@ ICX_API ICX_NODISCARD icx_status icx_module_export_type(const icx_module *module
  * with imports are not supported yet.  Errors: ICX_EUNLINKABLE (the module
  * has imports; the message names the first), ICX_ETRAP (segment
  * initialisation or the start function trapped; the message says why),
- * ICX_EMISUSE (module of another engine), ICX_EINVAL, ICX_ENOMEM.
+ * ICX_EMISUSE (module of another engine), ICX_EINVAL, ICX_ELIMIT (a table
+ * or a 64-bit memory above the engine's limits), ICX_ENOMEM.
  * [in: borrow (the module's code is shared, kept alive by the instance)]
  * [out: handle -> icx_instance_free] [thread: engine] [alloc: yes] */
 ICX_API ICX_NODISCARD icx_status icx_instance_new(icx_engine *engine, const icx_module *module,
@@ -507,7 +515,8 @@ ICX_API void icx_state_free(icx_state *state);
  * their memories, queues, call contexts and balances, the management
  * canister's pending work, scheduler priorities, round and time).  Equal
  * hashes mean equal states.  Errors: ICX_EINVAL (out_hash NULL),
- * ICX_EMISUSE.  [out: caller buffer] [thread: engine] */
+ * ICX_EMISUSE, ICX_EINTERNAL (the hash function failed).
+ * [out: caller buffer] [thread: engine] */
 ICX_API ICX_NODISCARD icx_status icx_state_hash(const icx_state *state, uint8_t out_hash[32]);
 
 /* The number of the last round executed on the state (0 for a new one). */
@@ -537,7 +546,8 @@ ICX_API ICX_NODISCARD icx_status icx_state_load(icx_engine *engine, const char *
 
 /* ---- batches ---- */
 
-/* A batch for round number `round` (must exceed the state's last round)
+/* A batch for round number `round` (must exceed the state's last round;
+ * a new state, whose last round is 0, also accepts round 0)
  * at block time time_ns (must not be below the state's time), with the
  * random-tape signature bytes random_sig[0..len) (the round's threshold
  * signature; copied).  Errors: ICX_EINVAL (out_batch NULL, random_sig NULL
@@ -621,7 +631,8 @@ ICX_API ICX_NODISCARD icx_status icx_batch_add_canister_op(icx_batch *batch,
 
 /* Decode a Candid reply record { canister_id: principal } (the reply of
  * canister creation).  Errors: ICX_EMALFORMED (not that Candid value),
- * ICX_EINVAL (NULL arguments).  [thread: any] [alloc: yes, temporary] */
+ * ICX_EINVAL (NULL arguments).  [thread: any] [alloc: yes, temporary,
+ * from the C library (it takes no engine)] */
 ICX_API ICX_NODISCARD icx_status icx_reply_canister_id(const uint8_t *reply, size_t len,
                                                       icx_principal *out);
 
@@ -637,9 +648,13 @@ ICX_API ICX_NODISCARD icx_status icx_reply_canister_id(const uint8_t *reply, siz
  * boundaries and resumed in later rounds (at most 4 survive a round), then
  * the state hash.  The batch is read, not changed (it may be executed on
  * another state).  Errors: ICX_EINVAL (out_output NULL, round not above
- * the state's, time before the state's), ICX_EMISUSE (handles of another
- * engine), ICX_ENOMEM, ICX_EINTERNAL.  After ICX_ENOMEM or ICX_EINTERNAL
- * the state has diverged: free it (or load a checkpoint).
+ * the state's, time before the state's), ICX_EREJECTED (the engine's
+ * verify_random_sig refused the batch's signature; nothing changed),
+ * ICX_EMISUSE (handles of another engine), ICX_ENOMEM, ICX_EINTERNAL.
+ * After ICX_ENOMEM or ICX_EINTERNAL treat the state as diverged: free it
+ * (or load a checkpoint).  (Some of those are raised before anything ran,
+ * e.g. when the worker threads cannot start, and leave the state as it
+ * was; the status does not say which, so the safe reading is the rule.)
  * [out: handle -> icx_round_output_free] [thread: engine] [alloc: yes] */
 ICX_API ICX_NODISCARD icx_status icx_execute_round(icx_engine *engine, icx_state *state,
                                                   const icx_batch *batch,
@@ -743,8 +758,10 @@ ICX_API ICX_NODISCARD icx_status icx_round_output_state_hash(const icx_round_out
  * callback its canister does not hold is dropped (the IC's stream
  * handling never delivers those twice).  Errors: ICX_EINVAL (NULL
  * arguments, struct_size too small, unknown kind, method NULL or longer
- * than 20000 bytes for a request, data NULL with len > 0, len > 2 MiB),
- * ICX_ENOMEM, ICX_EMISUSE.  [in: copy] [thread: engine] [alloc: yes] */
+ * than 20000 bytes for a request, data NULL with len > 0, len > 2 MiB, a
+ * response's reject code above 6), ICX_ELIMIT (10,000 xnet messages in the
+ * batch, or 4 MiB of payload together with its ingress), ICX_ENOMEM,
+ * ICX_EMISUSE.  [in: copy] [thread: engine] [alloc: yes] */
 ICX_API ICX_NODISCARD icx_status icx_batch_add_xnet(icx_batch *batch,
                                                    const icx_xnet_message *msg);
 /* The number of xnet messages in the batch (0 for an invalid handle). */

@@ -111,7 +111,7 @@ icx_status icxApi_engine_config(icx_engine *e, const icx_engine_opts *o) {
   e->verify_ud = o->verify_random_sig_ud;
   if (o->subnet_public_key_len) {
     e->pubkey = icxCore_alloc(&e->alloc, o->subnet_public_key_len);
-    if (!e->pubkey) return icxErr_set(&e->err, ICX_EINVAL, "engine: out of memory");
+    if (!e->pubkey) return icxErr_set(&e->err, ICX_ENOMEM, "engine: out of memory");
     memcpy(e->pubkey, o->subnet_public_key, o->subnet_public_key_len);
     e->pubkey_len = o->subnet_public_key_len;
   }
