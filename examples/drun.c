@@ -71,16 +71,6 @@ static int buf_put(Buf *b, const void *p, size_t n) {
 
 static int buf_byte(Buf *b, uint8_t x) { return buf_put(b, &x, 1); }
 
-static int buf_leb(Buf *b, uint64_t v) {
-  do {
-    uint8_t x = (uint8_t)(v & 0x7f);
-    v >>= 7;
-    if (v) x |= 0x80;
-    if (buf_byte(b, x)) return -1;
-  } while (v);
-  return 0;
-}
-
 /* Read a whole file; NULL on error (errno set). */
 static uint8_t *read_file(const char *path, size_t *out_len) {
   FILE *f = fopen(path, "rb");
@@ -385,93 +375,6 @@ static int parse_principal(const char *s, icx_principal *out, char *err) {
   return 0;
 }
 
-/* ---- Candid the library's helpers do not build ------------------------------ */
-
-static uint32_t idl_hash(const char *name) {
-  uint32_t h = 0;
-  for (const char *p = name; *p; p++) h = h * 223u + (unsigned char)*p;
-  return h;
-}
-
-/* Field names sorted by their Candid hash (n <= 8). */
-static void sort_fields(const char **names, size_t n) {
-  for (size_t i = 1; i < n; i++)
-    for (size_t j = i; j > 0 && idl_hash(names[j - 1]) > idl_hash(names[j]); j--) {
-      const char *t = names[j];
-      names[j] = names[j - 1];
-      names[j - 1] = t;
-    }
-}
-
-static size_t field_pos(const char **sorted, size_t n, const char *name) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(sorted[i], name) == 0) return i;
-  return n;
-}
-
-/* install_code_args for an upgrade with wasm_memory_persistence = opt keep
- * (and skip_pre_upgrade = null, sender_canister_version = null). */
-static int build_upgrade_keep(Buf *b, const icx_principal *canister, const uint8_t *wasm,
-                              size_t wasm_len, const uint8_t *arg, size_t arg_len) {
-  const char *persist[] = {"keep", "replace"};
-  const char *opts[] = {"skip_pre_upgrade", "wasm_memory_persistence"};
-  const char *modes[] = {"install", "reinstall", "upgrade"};
-  const char *args[] = {"mode", "canister_id", "wasm_module", "arg", "sender_canister_version"};
-  sort_fields(persist, 2);
-  sort_fields(opts, 2);
-  sort_fields(modes, 3);
-  sort_fields(args, 5);
-  int rc = buf_put(b, "DIDL", 4) | buf_leb(b, 9);
-  /* 0: opt bool */
-  rc |= buf_byte(b, 0x6e) | buf_byte(b, 0x7e);
-  /* 1: variant { keep; replace } */
-  rc |= buf_byte(b, 0x6b) | buf_leb(b, 2);
-  for (size_t i = 0; i < 2; i++) rc |= buf_leb(b, idl_hash(persist[i])) | buf_byte(b, 0x7f);
-  /* 2: opt 1 */
-  rc |= buf_byte(b, 0x6e) | buf_leb(b, 1);
-  /* 3: record { skip_pre_upgrade: 0; wasm_memory_persistence: 2 } */
-  rc |= buf_byte(b, 0x6c) | buf_leb(b, 2);
-  for (size_t i = 0; i < 2; i++)
-    rc |= buf_leb(b, idl_hash(opts[i])) | buf_leb(b, strcmp(opts[i], "skip_pre_upgrade") ? 2 : 0);
-  /* 4: opt 3 */
-  rc |= buf_byte(b, 0x6e) | buf_leb(b, 3);
-  /* 5: variant { install; reinstall; upgrade: 4 } */
-  rc |= buf_byte(b, 0x6b) | buf_leb(b, 3);
-  for (size_t i = 0; i < 3; i++) {
-    rc |= buf_leb(b, idl_hash(modes[i]));
-    rc |= strcmp(modes[i], "upgrade") ? buf_byte(b, 0x7f) : buf_leb(b, 4);
-  }
-  /* 6: vec nat8; 7: opt nat64 */
-  rc |= buf_byte(b, 0x6d) | buf_byte(b, 0x7b) | buf_byte(b, 0x6e) | buf_byte(b, 0x78);
-  /* 8: the argument record */
-  rc |= buf_byte(b, 0x6c) | buf_leb(b, 5);
-  for (size_t i = 0; i < 5; i++) {
-    rc |= buf_leb(b, idl_hash(args[i]));
-    if (!strcmp(args[i], "mode")) rc |= buf_leb(b, 5);
-    else if (!strcmp(args[i], "canister_id")) rc |= buf_byte(b, 0x68);
-    else if (!strcmp(args[i], "sender_canister_version")) rc |= buf_leb(b, 7);
-    else rc |= buf_leb(b, 6);
-  }
-  rc |= buf_leb(b, 1) | buf_leb(b, 8);
-  for (size_t i = 0; i < 5; i++) {
-    if (!strcmp(args[i], "mode")) {
-      rc |= buf_leb(b, field_pos(modes, 3, "upgrade")) | buf_byte(b, 1);
-      for (size_t k = 0; k < 2; k++)
-        if (!strcmp(opts[k], "skip_pre_upgrade")) rc |= buf_byte(b, 0);
-        else rc |= buf_byte(b, 1) | buf_leb(b, field_pos(persist, 2, "keep"));
-    } else if (!strcmp(args[i], "canister_id")) {
-      rc |= buf_byte(b, 1) | buf_leb(b, canister->len) | buf_put(b, canister->bytes, canister->len);
-    } else if (!strcmp(args[i], "wasm_module")) {
-      rc |= buf_leb(b, wasm_len) | buf_put(b, wasm, wasm_len);
-    } else if (!strcmp(args[i], "arg")) {
-      rc |= buf_leb(b, arg_len) | buf_put(b, arg, arg_len);
-    } else {
-      rc |= buf_byte(b, 0);
-    }
-  }
-  return rc ? -1 : 0;
-}
-
 /* Does the (raw, not gzipped) module have a custom section named `name`? */
 static int wasm_has_custom_section(const uint8_t *w, size_t n, const char *name) {
   size_t pos = 8, nlen = strlen(name);
@@ -626,7 +529,7 @@ static int do_install(Drun *d, size_t line, int32_t mode, const char *cid, const
                       const char *payload) {
   char err[ERR_CAP];
   size_t wasm_len = 0;
-  Buf arg = {0}, cand = {0};
+  Buf arg = {0};
   icx_principal canister;
   icx_batch *b = NULL;
   icx_message_id id;
@@ -647,25 +550,21 @@ static int do_install(Drun *d, size_t line, int32_t mode, const char *cid, const
     r = -1;
     goto out;
   }
-  icx_status rc;
-  if (mode == ICX_MODE_UPGRADE &&
-      wasm_has_custom_section(wasm, wasm_len, "icp:private enhanced-orthogonal-persistence")) {
-    if (build_upgrade_keep(&cand, &canister, wasm, wasm_len, arg.p, arg.len)) {
-      line_error(d, line, "out of memory");
-      goto out;
-    }
-    rc = icx_batch_add_management(b, &d->anon, "install_code", cand.p, cand.len, &id);
-  } else {
-    rc = icx_batch_add_install_code(b, &d->anon, &canister, mode, wasm, wasm_len, arg.p, arg.len,
-                                    &id);
-  }
+  /* drun sends wasm_memory_persistence = opt keep exactly when the new
+   * module declares enhanced orthogonal persistence */
+  icx_install_options opts;
+  memset(&opts, 0, sizeof opts);
+  opts.struct_size = sizeof opts;
+  if (wasm_has_custom_section(wasm, wasm_len, "icp:private enhanced-orthogonal-persistence"))
+    opts.wasm_memory_persistence = ICX_MEMORY_PERSISTENCE_KEEP;
+  icx_status rc = icx_batch_add_install_code_opts(b, &d->anon, &canister, mode, wasm, wasm_len,
+                                                  arg.p, arg.len, &opts, &id);
   if (rc != ICX_OK) add_failed(d, line, rc);
   else r = deliver(d, line, b, &id);
 out:
   icx_batch_free(b);
   free(wasm);
   free(arg.p);
-  free(cand.p);
   return r;
 }
 

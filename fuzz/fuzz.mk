@@ -36,7 +36,7 @@ FUZZ_REPLAY_CFLAGS ?= -std=c11 -O2 -g $(FUZZ_WARN)
 FUZZ_REPLAY_SAN ?= $(SAN_FLAGS)
 FUZZ_LDLIBS ?= $(if $(LDLIBS),$(LDLIBS),-lm)
 FUZZ_SMOKE_RUNS ?= 200000
-FUZZ_SMOKE_TIME ?= 30
+FUZZ_SMOKE_TIME ?= 20
 # a fixed seed: the smoke run explores the same inputs every time (up to its
 # time limit), so a failure in CI reproduces with the same command
 FUZZ_SMOKE_SEED ?= 1
@@ -57,6 +57,7 @@ FUZZ_EXTRA_fuzz_ckpt := fuzz_util
 FUZZ_EXTRA_fuzz_mgmt := fuzz_util
 FUZZ_EXTRA_fuzz_canister := fuzz_util
 FUZZ_EXTRA_fuzz_round := fuzz_util
+FUZZ_EXTRA_fuzz_query := fuzz_util
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 # replay binaries follow BUILD (build-san/ under SANITIZE=1)
@@ -111,6 +112,8 @@ $(FUZZ_OBJ)/fuzz/fuzz_canister.o $(FUZZ_ROBJ)/fuzz/fuzz_canister.o: $(FUZZ_GEN)/
 $(FUZZ_OBJ)/fuzz/fuzz_canister.o $(FUZZ_ROBJ)/fuzz/fuzz_canister.o: FUZZ_CPPFLAGS += -I$(FUZZ_GEN)
 $(FUZZ_OBJ)/fuzz/fuzz_round.o $(FUZZ_ROBJ)/fuzz/fuzz_round.o: $(FUZZ_GEN)/uc_wasm.h
 $(FUZZ_OBJ)/fuzz/fuzz_round.o $(FUZZ_ROBJ)/fuzz/fuzz_round.o: FUZZ_CPPFLAGS += -I$(FUZZ_GEN)
+$(FUZZ_OBJ)/fuzz/fuzz_query.o $(FUZZ_ROBJ)/fuzz/fuzz_query.o: $(FUZZ_GEN)/uc_wasm.h
+$(FUZZ_OBJ)/fuzz/fuzz_query.o $(FUZZ_ROBJ)/fuzz/fuzz_query.o: FUZZ_CPPFLAGS += -I$(FUZZ_GEN)
 
 # one link rule per target: the libFuzzer binary and the replay binary
 define FUZZ_LINK_RULES

@@ -619,6 +619,34 @@ ICX_API ICX_NODISCARD icx_status icx_batch_add_install_code(
     const uint8_t *wasm, size_t wasm_len, const uint8_t *arg, size_t arg_len,
     icx_message_id *out_id);
 
+/* Upgrade options of icx_batch_add_install_code_opts (install_code's
+ * `mode = upgrade opt record { skip_pre_upgrade; wasm_memory_persistence }`).
+ * Zero the struct, set struct_size; 0 in a field means "not sent". */
+enum {
+  ICX_MEMORY_PERSISTENCE_UNSET = 0,  /* the option is not sent */
+  ICX_MEMORY_PERSISTENCE_KEEP = 1,   /* keep the Wasm memory (enhanced orthogonal persistence;
+                                        the new module must declare it) */
+  ICX_MEMORY_PERSISTENCE_REPLACE = 2 /* replace it (the classic upgrade) */
+};
+typedef struct icx_install_options {
+  uint32_t struct_size;            /* sizeof(icx_install_options), set by the caller */
+  int32_t skip_pre_upgrade;        /* 0: not sent (pre_upgrade runs), 1: skip it */
+  int32_t wasm_memory_persistence; /* ICX_MEMORY_PERSISTENCE_* */
+  int32_t reserved;                /* 0 */
+} icx_install_options;
+
+/* icx_batch_add_install_code with upgrade options (opts may be NULL: none;
+ * they are sent only in mode ICX_MODE_UPGRADE).  A canister built with
+ * enhanced orthogonal persistence (Motoko's default) can only be upgraded
+ * with wasm_memory_persistence = KEEP; a classic one refuses KEEP (the IC's
+ * IC0504 texts, checked after pre_upgrade ran).  Errors as
+ * icx_batch_add_install_code, and ICX_EINVAL for a struct_size too small or
+ * a value out of range. */
+ICX_API ICX_NODISCARD icx_status icx_batch_add_install_code_opts(
+    icx_batch *batch, const icx_principal *sender, const icx_principal *canister, int32_t mode,
+    const uint8_t *wasm, size_t wasm_len, const uint8_t *arg, size_t arg_len,
+    const icx_install_options *opts, icx_message_id *out_id);
+
 /* A method of aaaaa-aa whose argument is record { canister_id: principal }:
  * "start_canister", "stop_canister", "delete_canister", "canister_status",
  * "uninstall_code" (not checked here: aaaaa-aa answers an unknown method

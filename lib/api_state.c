@@ -488,6 +488,8 @@ typedef struct MgmtArg {
   const icx_principal *canister; /* install, canister id; create: specified id or NULL */
   uint64_t hi, lo;               /* create */
   int32_t mode;                  /* install */
+  int32_t skip_pre_upgrade;      /* install, mode upgrade: 1 sends skip_pre_upgrade = opt true */
+  int32_t persistence;           /* install, mode upgrade: ICX_MEMORY_PERSISTENCE_* */
   const uint8_t *wasm, *arg;
   size_t wasm_len, arg_len;
 } MgmtArg;
@@ -525,6 +527,30 @@ static icx_status encode_mgmt(icx_engine *e, const MgmtArg *x, uint8_t **out, si
     }
     inner = icxCandid_v_null();
     opt = icxCandid_v_opt(NULL);
+    /* upgrade: opt record { skip_pre_upgrade: opt bool;
+     *                       wasm_memory_persistence: opt variant { keep; replace } } */
+    icxCandidValue uitems[2], urec, skip, skip_opt, pcase_null = icxCandid_v_null(), pcase,
+        pcase_opt;
+    if (x->mode == ICX_MODE_UPGRADE &&
+        (x->skip_pre_upgrade || x->persistence != ICX_MEMORY_PERSISTENCE_UNSET)) {
+      int32_t opt_upg = 0, upg_t = 0, opt_persist = 0, persist_t = 0;
+      (void)field_pos(t, mode_t, "upgrade", &opt_upg);
+      upg_t = t->entries[opt_upg].inner;
+      (void)field_pos(t, upg_t, "wasm_memory_persistence", &opt_persist);
+      persist_t = t->entries[opt_persist].inner;
+      skip = icxCandid_v_bool(1);
+      skip_opt = x->skip_pre_upgrade ? icxCandid_v_opt(&skip) : icxCandid_v_opt(NULL);
+      uint32_t pk = field_pos(t, persist_t,
+                              x->persistence == ICX_MEMORY_PERSISTENCE_KEEP ? "keep" : "replace",
+                              NULL);
+      pcase = icxCandid_v_variant(pk, &pcase_null);
+      pcase_opt = x->persistence != ICX_MEMORY_PERSISTENCE_UNSET ? icxCandid_v_opt(&pcase)
+                                                                  : icxCandid_v_opt(NULL);
+      static const char *const unames[2] = {"skip_pre_upgrade", "wasm_memory_persistence"};
+      icxCandidValue uvals[2] = {skip_opt, pcase_opt};
+      urec = record(t, upg_t, uitems, unames, uvals, 2);
+      opt = icxCandid_v_opt(&urec);
+    }
     icxCandidValue modev = icxCandid_v_variant(ci, x->mode == ICX_MODE_UPGRADE ? &opt : &inner);
     static const char *const names[4] = {"mode", "canister_id", "wasm_module", "arg"};
     icxCandidValue vals[4] = {modev, icxCandid_v_principal(x->canister->bytes, x->canister->len),
@@ -578,10 +604,12 @@ icx_status icx_batch_add_create_canister(icx_batch *batch, const icx_principal *
   return add_mgmt(batch, sender, "provisional_create_canister_with_cycles", &x, out_id);
 }
 
-icx_status icx_batch_add_install_code(icx_batch *batch, const icx_principal *sender,
-                                      const icx_principal *canister, int32_t mode,
-                                      const uint8_t *wasm, size_t wasm_len, const uint8_t *arg,
-                                      size_t arg_len, icx_message_id *out_id) {
+icx_status icx_batch_add_install_code_opts(icx_batch *batch, const icx_principal *sender,
+                                           const icx_principal *canister, int32_t mode,
+                                           const uint8_t *wasm, size_t wasm_len,
+                                           const uint8_t *arg, size_t arg_len,
+                                           const icx_install_options *opts,
+                                           icx_message_id *out_id) {
   if (out_id) memset(out_id, 0, sizeof *out_id);
   if (!batch_ok(batch)) return ICX_EMISUSE;
   icx_engine *e = batch->engine;
@@ -595,6 +623,19 @@ icx_status icx_batch_add_install_code(icx_batch *batch, const icx_principal *sen
                       wasm_len);
   MgmtArg x;
   memset(&x, 0, sizeof x);
+  x.persistence = ICX_MEMORY_PERSISTENCE_UNSET;
+  if (opts) {
+    if (opts->struct_size < sizeof *opts || opts->skip_pre_upgrade < 0 ||
+        opts->skip_pre_upgrade > 1 || opts->wasm_memory_persistence < 0 ||
+        opts->wasm_memory_persistence > ICX_MEMORY_PERSISTENCE_REPLACE)
+      return icxErr_set(&e->err, ICX_EINVAL,
+                        "install code: options: struct_size %u, skip_pre_upgrade %d, "
+                        "wasm_memory_persistence %d",
+                        (unsigned)opts->struct_size, (int)opts->skip_pre_upgrade,
+                        (int)opts->wasm_memory_persistence);
+    x.skip_pre_upgrade = opts->skip_pre_upgrade;
+    x.persistence = opts->wasm_memory_persistence;
+  }
   x.kind = ARG_INSTALL;
   x.canister = canister;
   x.mode = mode;
@@ -603,6 +644,14 @@ icx_status icx_batch_add_install_code(icx_batch *batch, const icx_principal *sen
   x.arg = arg;
   x.arg_len = arg_len;
   return add_mgmt(batch, sender, "install_code", &x, out_id);
+}
+
+icx_status icx_batch_add_install_code(icx_batch *batch, const icx_principal *sender,
+                                      const icx_principal *canister, int32_t mode,
+                                      const uint8_t *wasm, size_t wasm_len, const uint8_t *arg,
+                                      size_t arg_len, icx_message_id *out_id) {
+  return icx_batch_add_install_code_opts(batch, sender, canister, mode, wasm, wasm_len, arg,
+                                         arg_len, NULL, out_id);
 }
 
 icx_status icx_batch_add_canister_op(icx_batch *batch, const icx_principal *sender,

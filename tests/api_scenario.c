@@ -357,11 +357,111 @@ static void test_checkpoint_restore_same_hashes(void **state) {
   fx_free(f);
 }
 
+/* ---- upgrade options ------------------------------------------------------------------ */
+
+/* skip_pre_upgrade and wasm_memory_persistence reach the management
+ * canister: the pre_upgrade hook runs or not; KEEP is refused for a
+ * classic module (IC0504, the IC's text); REPLACE is the classic upgrade;
+ * bad options are refused by the batch. */
+static void test_upgrade_options(void **state) {
+  (void)state;
+  Fx *f = fx_new();
+  icx_principal c;
+  make_canisters(f, &c, 1);
+  /* a pre_upgrade hook that appends 'P' to stable memory byte 0.. */
+  uc_script hook, set, get;
+  uc_init(&hook);
+  uc_push_int(&hook, 1);
+  uc_stable64_grow(&hook);
+  uc_drop(&hook);
+  uc_push_int(&hook, 0);
+  uc_push_str(&hook, "P");
+  uc_stable64_write(&hook);
+  uc_init(&set);
+  uc_push_int(&set, UC_HOOK_PRE_UPGRADE);
+  uc_push_script(&set, &hook);
+  uc_set_hook(&set);
+  uc_reply_str(&set, "ok");
+  uc_init(&get); /* the stable size in pages, as 8 bytes */
+  uc_stable64_size(&get);
+  uc_reply_data_append(&get);
+  uc_reply(&get);
+  struct {
+    int32_t skip, persist;
+    uint32_t expect_status, expect_code;
+    uint64_t pages_after; /* stable pages after: 1 if the hook ran */
+  } cases[] = {
+      {1, ICX_MEMORY_PERSISTENCE_UNSET, ICX_INGRESS_REPLIED, 0, 0},   /* skipped */
+      {0, ICX_MEMORY_PERSISTENCE_KEEP, ICX_INGRESS_REJECTED, 504, 0}, /* hook ran, then refused */
+      {0, ICX_MEMORY_PERSISTENCE_REPLACE, ICX_INGRESS_REPLIED, 0, 1}, /* hook ran */
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    icx_batch *b = batch(f);
+    icx_message_id m_set, m_up;
+    assert_int_equal(icx_batch_add_ingress(b, &f->user, &c, "update", set.p, set.len, &m_set), 0);
+    icx_round_output_free(run(f, b));
+    icx_install_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.skip_pre_upgrade = cases[k].skip;
+    o.wasm_memory_persistence = cases[k].persist;
+    b = batch(f);
+    assert_int_equal(icx_batch_add_install_code_opts(b, &f->user, &c, ICX_MODE_UPGRADE, f->wasm,
+                                                     f->wasm_len, NULL, 0, &o, &m_up),
+                     ICX_OK);
+    icx_round_output *out = run(f, b);
+    icx_ingress_result r;
+    assert_true(take(out, &m_up, &r));
+    assert_int_equal(r.status, cases[k].expect_status);
+    assert_int_equal(r.error_code, cases[k].expect_code);
+    if (cases[k].expect_code == 504) {
+      static const char want[] = "Invalid upgrade option: The `wasm_memory_persistence: opt Keep`";
+      assert_true(r.len >= sizeof want - 1);
+      assert_memory_equal(r.data, want, sizeof want - 1);
+    }
+    icx_round_output_free(out);
+    /* the hook's stable write survives only a successful upgrade */
+    assert_int_equal(call_u64(f, &c, &get, SECOND), cases[k].pages_after);
+    /* back to an empty stable memory for the next case: reinstall */
+    b = batch(f);
+    assert_int_equal(icx_batch_add_install_code(b, &f->user, &c, ICX_MODE_REINSTALL, f->wasm,
+                                                f->wasm_len, NULL, 0, NULL),
+                     ICX_OK);
+    icx_round_output_free(run(f, b));
+  }
+  /* bad options */
+  icx_batch *b = batch(f);
+  icx_install_options o;
+  memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  o.wasm_memory_persistence = 3;
+  assert_int_equal(icx_batch_add_install_code_opts(b, &f->user, &c, ICX_MODE_UPGRADE, f->wasm,
+                                                   f->wasm_len, NULL, 0, &o, NULL),
+                   ICX_EINVAL);
+  o.wasm_memory_persistence = 0;
+  o.skip_pre_upgrade = 2;
+  assert_int_equal(icx_batch_add_install_code_opts(b, &f->user, &c, ICX_MODE_UPGRADE, f->wasm,
+                                                   f->wasm_len, NULL, 0, &o, NULL),
+                   ICX_EINVAL);
+  o.skip_pre_upgrade = 0;
+  o.struct_size = 4;
+  assert_int_equal(icx_batch_add_install_code_opts(b, &f->user, &c, ICX_MODE_UPGRADE, f->wasm,
+                                                   f->wasm_len, NULL, 0, &o, NULL),
+                   ICX_EINVAL);
+  assert_int_equal(icx_batch_ingress_count(b), 0);
+  icx_batch_free(b);
+  uc_free(&hook);
+  uc_free(&set);
+  uc_free(&get);
+  fx_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_upgrade_during_traffic),
       cmocka_unit_test(test_fees_over_time),
       cmocka_unit_test(test_checkpoint_restore_same_hashes),
+      cmocka_unit_test(test_upgrade_options),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

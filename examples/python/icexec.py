@@ -59,6 +59,7 @@ REJECT_CANISTER_REJECT, REJECT_CANISTER_ERROR, REJECT_SYS_UNKNOWN = 4, 5, 6
 TYPE_I32, TYPE_I64, TYPE_F32, TYPE_F64 = 0x7F, 0x7E, 0x7D, 0x7C
 MODULE_METER = 0x1
 PRINCIPAL_MAX_BYTES = 29
+MEMORY_PERSISTENCE_UNSET, MEMORY_PERSISTENCE_KEEP, MEMORY_PERSISTENCE_REPLACE = 0, 1, 2
 PRINCIPAL_TEXT_MAX = 63
 
 # ---- C structures (include/icexec.h; ctypes lays them out as the C compiler) ----
@@ -145,6 +146,15 @@ class c_canister_round_stats(ctypes.Structure):
         ("instructions", ctypes.c_uint64),
         ("cycles_hi", ctypes.c_uint64),
         ("cycles_lo", ctypes.c_uint64),
+    ]
+
+
+class c_install_options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("skip_pre_upgrade", ctypes.c_int32),
+        ("wasm_memory_persistence", ctypes.c_int32),
+        ("reserved", ctypes.c_int32),
     ]
 
 
@@ -242,6 +252,8 @@ _PROTOS = {
     "icx_batch_add_management": (_st, [_P, _pp, ctypes.c_char_p, _u8p, _sz, _mid]),
     "icx_batch_add_create_canister": (_st, [_P, _pp, _u64, _u64, _pp, _mid]),
     "icx_batch_add_install_code": (_st, [_P, _pp, _pp, _i32, _u8p, _sz, _u8p, _sz, _mid]),
+    "icx_batch_add_install_code_opts": (_st, [_P, _pp, _pp, _i32, _u8p, _sz, _u8p, _sz,
+                                              ctypes.POINTER(c_install_options), _mid]),
     "icx_batch_add_canister_op": (_st, [_P, _pp, ctypes.c_char_p, _pp, _mid]),
     "icx_reply_canister_id": (_st, [_u8p, _sz, _pp]),
     "icx_execute_round": (_st, [_P, _P, _P, ctypes.POINTER(_P)]),
@@ -714,15 +726,25 @@ class Batch(_Handle):
                                                         spec, ctypes.byref(mid)),
                          "icx_batch_add_create_canister", mid)
 
-    def add_install_code(self, sender, canister, wasm, arg=b"", mode=MODE_INSTALL):
+    def add_install_code(self, sender, canister, wasm, arg=b"", mode=MODE_INSTALL,
+                         skip_pre_upgrade=False, wasm_memory_persistence=None):
+        """install_code; for mode MODE_UPGRADE the upgrade options may be given:
+        skip_pre_upgrade (bool) and wasm_memory_persistence ("keep", "replace" or None)."""
         mid = c_message_id()
         wptr, wn = _buf(wasm)
         aptr, an = _buf(arg)
-        return self._add(_lib.batch_add_install_code(self._handle(),
-                                                     ctypes.byref(_principal(sender)),
-                                                     ctypes.byref(_principal(canister)), mode,
-                                                     wptr, wn, aptr, an, ctypes.byref(mid)),
-                         "icx_batch_add_install_code", mid)
+        opts = c_install_options()
+        opts.struct_size = ctypes.sizeof(c_install_options)
+        opts.skip_pre_upgrade = 1 if skip_pre_upgrade else 0
+        opts.wasm_memory_persistence = {None: MEMORY_PERSISTENCE_UNSET,
+                                        "keep": MEMORY_PERSISTENCE_KEEP,
+                                        "replace": MEMORY_PERSISTENCE_REPLACE}[wasm_memory_persistence]
+        return self._add(_lib.batch_add_install_code_opts(self._handle(),
+                                                          ctypes.byref(_principal(sender)),
+                                                          ctypes.byref(_principal(canister)), mode,
+                                                          wptr, wn, aptr, an, ctypes.byref(opts),
+                                                          ctypes.byref(mid)),
+                         "icx_batch_add_install_code_opts", mid)
 
     def add_canister_op(self, sender, method, canister):
         """start_canister, stop_canister, delete_canister, canister_status, uninstall_code."""

@@ -52,6 +52,7 @@ class TestLayouts(unittest.TestCase):
         "icx_xnet_message": icexec.c_xnet_message,
         "icx_canister_round_stats": icexec.c_canister_round_stats,
         "icx_query_result": icexec.c_query_result,
+        "icx_install_options": icexec.c_install_options,
         "icx_value": icexec.c_value,
         "icx_call_result": icexec.c_call_result,
     }
@@ -275,6 +276,17 @@ class TestRounds(unittest.TestCase):
         out, mid = self.net.run(lambda b: b.add_install_code(
             USER, self.canister, b"not wasm", mode=icexec.MODE_UPGRADE))
         self.assertFalse(out[mid].replied)
+        # upgrade options: keep is refused for a module without enhanced
+        # orthogonal persistence (IC0504), replace is the classic upgrade
+        out, mid = self.net.run(lambda b: b.add_install_code(
+            USER, self.canister, demo.COUNTER_WASM, u64(1), mode=icexec.MODE_UPGRADE,
+            wasm_memory_persistence="keep"))
+        self.assertFalse(out[mid].replied)
+        self.assertEqual(out[mid].error_code, 504)
+        out, mid = self.net.run(lambda b: b.add_install_code(
+            USER, self.canister, demo.COUNTER_WASM, u64(1), mode=icexec.MODE_UPGRADE,
+            skip_pre_upgrade=True, wasm_memory_persistence="replace"))
+        self.assertTrue(out[mid].replied)
 
     def test_queries(self):
         self.net.call(USER, self.canister, "inc", u64(9))  # 50
