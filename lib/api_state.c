@@ -502,6 +502,8 @@ static icx_status encode_mgmt(icx_engine *e, const MgmtArg *x, uint8_t **out, si
   const icxCandidTypes *t = &mt.t;
   /* every value referenced by pointer lives until the encode below */
   icxCandidValue items[8], v, inner, opt, amount, id;
+  icxCandidValue uitems[2], urec, skip, skip_opt, pcase_null = icxCandid_v_null(), pcase,
+      pcase_opt;
   int32_t type = 0;
   switch (x->kind) {
   case ARG_CREATE: {
@@ -529,8 +531,6 @@ static icx_status encode_mgmt(icx_engine *e, const MgmtArg *x, uint8_t **out, si
     opt = icxCandid_v_opt(NULL);
     /* upgrade: opt record { skip_pre_upgrade: opt bool;
      *                       wasm_memory_persistence: opt variant { keep; replace } } */
-    icxCandidValue uitems[2], urec, skip, skip_opt, pcase_null = icxCandid_v_null(), pcase,
-        pcase_opt;
     if (x->mode == ICX_MODE_UPGRADE &&
         (x->skip_pre_upgrade || x->persistence != ICX_MEMORY_PERSISTENCE_UNSET)) {
       int32_t opt_upg = 0, upg_t = 0, opt_persist = 0, persist_t = 0;
