@@ -19,11 +19,6 @@
 #include "icexec.h"
 #include "uc_wasm.h"
 
-static void *fuzz_realloc(void *ud, void *ptr, size_t old_size, size_t new_size) {
-  icxAllocator *a = ud;
-  return a->fn(a->ud, ptr, old_size, new_size);
-}
-
 static uint64_t result_hash(const icx_query_result *r) {
   uint64_t w[4] = {r->status, r->reject_code, r->error_code, r->instructions};
   uint64_t h = fuzz_hash(FUZZ_HASH_INIT, w, sizeof w);
@@ -37,8 +32,8 @@ static void run(const uint8_t *data, size_t size) {
   icxAllocator a = fuzz_allocator(&fa);
   icx_engine_opts opts;
   icx_engine_opts_init(&opts);
-  opts.realloc_fn = fuzz_realloc;
-  opts.realloc_ud = &a;
+  opts.realloc_fn = a.fn; /* the checking allocator has the public signature */
+  opts.realloc_ud = a.ud;
   opts.max_instructions_query = 20000000;
   icx_engine *e = NULL;
   icx_state *st = NULL;

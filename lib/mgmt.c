@@ -221,6 +221,16 @@ static icx_status h_provisional_create(icxState *st, const icxMsg *m, Res *r, ic
   return rc;
 }
 
+/* The environment of an install_code slice: the round's time, the install
+ * slice (the whole install limit when slicing is off). */
+static void install_env(const icxState *st, icxExecEnv *env) {
+  memset(env, 0, sizeof *env);
+  env->cfg = &st->cfg;
+  env->time_ns = st->time_ns;
+  env->slice = st->cfg.max_instructions_install_slice ? st->cfg.max_instructions_install_slice
+                                                      : st->cfg.max_instructions_install;
+}
+
 static icx_status pause_install(icxState *st, const icxMsg *m, icxCanister *c,
                                 icxExecOutcome *out, icxErr *err);
 static icx_status install_done(icxState *st, icxCanister *c, icx_status rc, icxExecOutcome *out,
@@ -263,11 +273,7 @@ static icx_status h_install_code(icxState *st, const icxMsg *m, Res *r, icxErr *
   ia.arg_len = a.arg_len;
   ia.caller = m->src;
   icxExecEnv env;
-  memset(&env, 0, sizeof env);
-  env.cfg = &st->cfg;
-  env.time_ns = st->time_ns;
-  env.slice = st->cfg.max_instructions_install_slice ? st->cfg.max_instructions_install_slice
-                                                     : st->cfg.max_instructions_install;
+  install_env(st, &env);
   icxExecOutcome out;
   memset(&out, 0, sizeof out);
   rc = icxCanister_install(c, &env, &ia, &out, &e);
@@ -615,11 +621,7 @@ icx_status icxMgmt_resume_installs(icxState *st, icxErr *err) {
       continue;
     }
     icxExecEnv env;
-    memset(&env, 0, sizeof env);
-    env.cfg = &st->cfg;
-    env.time_ns = st->time_ns;
-    env.slice = st->cfg.max_instructions_install_slice ? st->cfg.max_instructions_install_slice
-                                                       : st->cfg.max_instructions_install;
+    install_env(st, &env);
     icxExecOutcome out;
     icxErr e;
     memset(&out, 0, sizeof out);

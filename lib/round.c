@@ -336,13 +336,12 @@ static void dbg_flush(const icxRtConfig *cfg, DbgBuf *b) {
 }
 
 /* Account for one execution step (start or resume) of slot s on its core. */
-static icx_status account(Round *r, Slot *s, uint64_t instr, icxU128 cycles) {
+static void account(Round *r, Slot *s, uint64_t instr, icxU128 cycles) {
   s->it_instr += instr;
   s->it_cycles = icxU128_add_sat(s->it_cycles, cycles);
   s->it_execs++;
   r->budget[s->core] -= (int64_t)(instr > INT64_MAX ? INT64_MAX : instr);
   s->ran = 1;
-  return ICX_OK;
 }
 
 /* Merge the iteration figures of the slots into the round's statistics
@@ -384,9 +383,9 @@ static icx_status keep_out(Round *r, Slot *s, icxExecOutcome *o) {
  * slot if it paused.  before = instructions of earlier slices. */
 static icx_status settle(Round *r, Slot *s, icxExecOutcome *o, uint64_t before) {
   uint64_t instr = o->instructions >= before ? o->instructions - before : 0;
-  icx_status rc = account(r, s, instr, o->done ? o->cycles_charged : icxU128_zero());
+  account(r, s, instr, o->done ? o->cycles_charged : icxU128_zero());
   if (o->done) s->burned = icxU128_add_sat(s->burned, o->burned);
-  if (rc == ICX_OK) rc = keep_out(r, s, o);
+  icx_status rc = keep_out(r, s, o);
   if (!o->done) s->stop = 1; /* paused: the canister's turn in this round is over */
   icxExecOutcome_free(&r->st->alloc, o);
   return rc;

@@ -414,6 +414,18 @@ uint32_t icxState_open_contexts(const icxCanister *c) {
 
 /* ---- routing ------------------------------------------------------------------------- */
 
+/* The answer to message *m whose destination does not exist: reject 3 /
+ * IC0301 "Canister <id> not found." with its cycles refunded, in *r;
+ * clears *m. */
+static icx_status not_found_reject(icxState *st, icxMsg *m, icxMsg *r, icxErr *err) {
+  char t[64], text[96];
+  icxPrincipal_to_text(&m->dst, t, sizeof t);
+  snprintf(text, sizeof text, "Canister %s not found.", t);
+  icx_status rc = icxState_make_reject(st, m, ICX_REJECT_DESTINATION_INVALID, 301, text, r, err);
+  icxState_msg_clear(&st->alloc, m);
+  return rc;
+}
+
 static icx_status route_one(icxState *st, icxMsg *m, icxErr *err) {
   const icxAllocator *a = &st->alloc;
   char t[64], text[160];
@@ -444,12 +456,8 @@ static icx_status route_one(icxState *st, icxMsg *m, icxErr *err) {
       icxState_msg_clear(a, m);
       return ICX_OK;
     }
-    icxPrincipal_to_text(&m->dst, t, sizeof t);
-    snprintf(text, sizeof text, "Canister %s not found.", t);
     icxMsg r;
-    icx_status rc =
-        icxState_make_reject(st, m, ICX_REJECT_DESTINATION_INVALID, 301, text, &r, err);
-    icxState_msg_clear(a, m);
+    icx_status rc = not_found_reject(st, m, &r, err);
     return rc ? rc : route_one(st, &r, err);
   }
   return icxMsgList_push(a, &st->outbox, m, err);
@@ -484,13 +492,8 @@ icx_status icxState_induct_xnet(icxState *st, icxMsg *m, icxErr *err) {
     m->to_ingress = 0;
     if (m->dst.len == 0 || in_range(st, &m->dst)) return route_one(st, m, err);
     /* not a canister of this subnet: answered as a missing canister */
-    char t[64], text[96];
-    icxPrincipal_to_text(&m->dst, t, sizeof t);
-    snprintf(text, sizeof text, "Canister %s not found.", t);
     icxMsg r;
-    icx_status rc =
-        icxState_make_reject(st, m, ICX_REJECT_DESTINATION_INVALID, 301, text, &r, err);
-    icxState_msg_clear(&st->alloc, m);
+    icx_status rc = not_found_reject(st, m, &r, err);
     return rc ? rc : route_one(st, &r, err);
   }
   if (ok) {
@@ -521,13 +524,8 @@ icx_status icxState_submit_ingress(icxState *st, icxMsg *m, icxErr *err) {
   if (m->dst.len == 0) return icxMsgList_push(&st->alloc, &st->mgmt_in, m, err);
   icxCanister *c = icxState_canister(st, &m->dst);
   if (c == NULL) {
-    char t[64], text[96];
-    icxPrincipal_to_text(&m->dst, t, sizeof t);
-    snprintf(text, sizeof text, "Canister %s not found.", t);
     icxMsg r;
-    icx_status rc =
-        icxState_make_reject(st, m, ICX_REJECT_DESTINATION_INVALID, 301, text, &r, err);
-    icxState_msg_clear(&st->alloc, m);
+    icx_status rc = not_found_reject(st, m, &r, err);
     return rc ? rc : icxMsgList_push(&st->alloc, &st->ingress, &r, err);
   }
   return route_one(st, m, err);

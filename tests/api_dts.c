@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "icexec.h"
 #include "uc.h"
 
@@ -35,27 +36,6 @@ typedef struct Fx {
   uint8_t *wasm;
   size_t wasm_len;
 } Fx;
-
-/* 1 if needle occurs in data[0..len) (which is not NUL-terminated). */
-static int has_text(const uint8_t *data, size_t len, const char *needle) {
-  size_t n = strlen(needle);
-  for (size_t i = 0; n <= len && i <= len - n; i++)
-    if (memcmp(data + i, needle, n) == 0) return 1;
-  return 0;
-}
-
-static uint8_t *read_file(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) fail_msg("cannot open %s", path);
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  uint8_t *p = malloc((size_t)n + 1);
-  if (fread(p, 1, (size_t)n, fp) != (size_t)n) fail_msg("cannot read %s", path);
-  fclose(fp);
-  *len = (size_t)n;
-  return p;
-}
 
 static icx_batch *batch(Fx *f) {
   icx_batch *b = NULL;
@@ -86,7 +66,7 @@ static Fx *fx_new(uint64_t slice) {
   f->time = T0;
   static const uint8_t der[] = "api_dts user";
   assert_int_equal(icx_principal_self_authenticating(der, sizeof der, &f->user), ICX_OK);
-  f->wasm = read_file(ICX_TEST_CANISTER_DIR "/uc.wasm", &f->wasm_len);
+  f->wasm = icxt_read_file(ICX_TEST_CANISTER_DIR "/uc.wasm", &f->wasm_len);
   icx_batch *b = batch(f);
   icx_message_id id;
   assert_int_equal(icx_batch_add_create_canister(b, &f->user, 0, 1000000000000000ull, NULL, &id),
@@ -275,7 +255,7 @@ static void test_dts_install_trap_after_slices(void **state) {
       assert_true(k >= 3);
       assert_int_equal(r.status, ICX_INGRESS_REJECTED);
       assert_int_equal(r.error_code, 503);
-      assert_true(has_text(r.data, r.len, "init fails late"));
+      assert_true(icxt_has_text(r.data, r.len, "init fails late"));
       assert_true(take(o, &upd, &r));
       assert_int_equal(r.status, ICX_INGRESS_REJECTED);
       assert_int_equal(r.error_code, 537);

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "icexec.h"
 #include "uc.h"
 
@@ -50,19 +51,6 @@ static void on_print(void *ud, const struct icx_principal *canister, const uint8
   pthread_mutex_unlock(&f->mu);
 }
 
-static uint8_t *read_file(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) fail_msg("cannot open %s", path);
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  uint8_t *p = malloc((size_t)n + 1);
-  if (fread(p, 1, (size_t)n, fp) != (size_t)n) fail_msg("cannot read %s", path);
-  fclose(fp);
-  *len = (size_t)n;
-  return p;
-}
-
 static Fx *fx_new(uint64_t query_limit) {
   Fx *f = calloc(1, sizeof *f);
   pthread_mutex_init(&f->mu, NULL);
@@ -76,7 +64,7 @@ static Fx *fx_new(uint64_t query_limit) {
   f->time = T0;
   static const uint8_t der[] = "api_query test user";
   assert_int_equal(icx_principal_self_authenticating(der, sizeof der, &f->user), ICX_OK);
-  f->wasm = read_file(ICX_TEST_CANISTER_DIR "/uc.wasm", &f->wasm_len);
+  f->wasm = icxt_read_file(ICX_TEST_CANISTER_DIR "/uc.wasm", &f->wasm_len);
   return f;
 }
 

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "icexec.h"
 #include "uc.h"
 
@@ -53,19 +54,6 @@ static void on_print(void *ud, const struct icx_principal *canister, const uint8
   f->log[f->nlog] = 0;
 }
 
-static uint8_t *read_file(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) fail_msg("cannot open %s", path);
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  uint8_t *p = malloc((size_t)n + 1);
-  if (fread(p, 1, (size_t)n, fp) != (size_t)n) fail_msg("cannot read %s", path);
-  fclose(fp);
-  *len = (size_t)n;
-  return p;
-}
-
 /* A fixture with engine options opts (NULL: defaults). */
 static Fx *fx_new(const icx_engine_opts *opts) {
   Fx *f = calloc(1, sizeof *f);
@@ -81,7 +69,7 @@ static Fx *fx_new(const icx_engine_opts *opts) {
   f->time = T0;
   static const uint8_t der[] = "api_round test user";
   assert_int_equal(icx_principal_self_authenticating(der, sizeof der, &f->user), ICX_OK);
-  f->wasm = read_file(ICX_TEST_CANISTER_DIR "/uc.wasm", &f->wasm_len);
+  f->wasm = icxt_read_file(ICX_TEST_CANISTER_DIR "/uc.wasm", &f->wasm_len);
   return f;
 }
 
@@ -451,7 +439,7 @@ typedef struct DtsRun {
 static void dts_scenario(const icx_engine_opts *opts, int rounds, DtsRun *out) {
   Fx *f = fx_new(opts);
   size_t n = 0;
-  uint8_t *wasm = read_file(ICX_TEST_WASM_DIR "/round_burn.wasm", &n);
+  uint8_t *wasm = icxt_read_file(ICX_TEST_WASM_DIR "/round_burn.wasm", &n);
   icx_principal c = make_canister_with(f, wasm, n);
   free(wasm);
   double rate = burn_rate(f, &c);
@@ -608,7 +596,7 @@ static void test_round_checkpoint_roundtrip(void **state) {
   (void)state;
   Fx *f = fx_new(NULL);
   size_t n = 0;
-  uint8_t *wasm = read_file(ICX_TEST_WASM_DIR "/round_burn.wasm", &n);
+  uint8_t *wasm = icxt_read_file(ICX_TEST_WASM_DIR "/round_burn.wasm", &n);
   icx_principal c = make_canister_with(f, wasm, n);
   free(wasm);
   icx_principal u = make_canister(f); /* a uc canister too: heap, globals, heartbeat */

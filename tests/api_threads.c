@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "icexec.h"
 #include "uc.h"
 
@@ -59,19 +60,6 @@ static uint64_t rnd(uint64_t *s) {
   return z ^ (z >> 31);
 }
 static uint64_t below(uint64_t *s, uint64_t n) { return rnd(s) % n; }
-
-static uint8_t *read_file(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) fail_msg("cannot open %s", path);
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  uint8_t *p = malloc((size_t)n + 1);
-  if (fread(p, 1, (size_t)n, fp) != (size_t)n) fail_msg("cannot read %s", path);
-  fclose(fp);
-  *len = (size_t)n;
-  return p;
-}
 
 /* ---- one run ----------------------------------------------------------------------------- */
 
@@ -248,7 +236,7 @@ static void run_workload(uint32_t threads, uint64_t seed, int rounds, Run *r) {
   assert_int_equal(icx_engine_new(&opts, &e), ICX_OK);
   assert_int_equal(icx_state_new(e, &st), ICX_OK);
   size_t wasm_len = 0;
-  uint8_t *wasm = read_file(ICX_TEST_CANISTER_DIR "/uc.wasm", &wasm_len);
+  uint8_t *wasm = icxt_read_file(ICX_TEST_CANISTER_DIR "/uc.wasm", &wasm_len);
   icx_principal user, can[NCAN];
   static const uint8_t der[] = "api_threads user";
   assert_int_equal(icx_principal_self_authenticating(der, sizeof der, &user), ICX_OK);

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "icexec.h"
 #include "uc.h"
 
@@ -29,27 +30,6 @@ typedef struct Fx {
   uint64_t round, time;
   icx_principal user, a, b, remote;
 } Fx;
-
-/* 1 if needle occurs in data[0..len) (which is not NUL-terminated). */
-static int has_text(const uint8_t *data, size_t len, const char *needle) {
-  size_t n = strlen(needle);
-  for (size_t i = 0; n <= len && i <= len - n; i++)
-    if (memcmp(data + i, needle, n) == 0) return 1;
-  return 0;
-}
-
-static uint8_t *read_file(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) fail_msg("cannot open %s", path);
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  uint8_t *p = malloc((size_t)n + 1);
-  if (fread(p, 1, (size_t)n, fp) != (size_t)n) fail_msg("cannot read %s", path);
-  fclose(fp);
-  *len = (size_t)n;
-  return p;
-}
 
 static icx_batch *batch(Fx *f) {
   icx_batch *b = NULL;
@@ -82,7 +62,7 @@ static Fx *fx_new(void) {
   /* a canister of another subnet (outside drun's and our default range) */
   assert_int_equal(icx_principal_from_canister_index((1ull << 20) + 7, &f->remote), ICX_OK);
   size_t n = 0;
-  uint8_t *wasm = read_file(ICX_TEST_CANISTER_DIR "/uc.wasm", &n);
+  uint8_t *wasm = icxt_read_file(ICX_TEST_CANISTER_DIR "/uc.wasm", &n);
   icx_batch *b = batch(f);
   for (int i = 0; i < 2; i++)
     assert_int_equal(icx_batch_add_create_canister(b, &f->user, 0, 1000000000000000ull, NULL, NULL),
@@ -371,7 +351,7 @@ static void test_xnet_incoming_requests(void **state) {
       assert_int_equal(r.cycles_lo, 700); /* 1000 attached, 300 accepted */
     } else if (r.callback == 42) {
       assert_int_equal(r.reject_code, ICX_REJECT_CODE_CANISTER_ERROR);
-      assert_true(has_text(r.data, r.len, "boom"));
+      assert_true(icxt_has_text(r.data, r.len, "boom"));
     } else {
       assert_int_equal(r.reject_code, ICX_REJECT_CODE_DESTINATION_INVALID);
       if (r.callback == 44) assert_int_equal(r.cycles_lo, 77); /* refunded */

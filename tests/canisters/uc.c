@@ -2,6 +2,13 @@
  * tests/uc.h, passed as the argument of its methods, so a test scripts any
  * sequence of ic0 calls without writing a new canister.
  *
+ * A fixture, not a test: it is the program under test's input, so it
+ * asserts nothing itself.  Malformed scripts trap with a "uc: ..." message
+ * (FAIL below).  What it does is asserted by the programs that run it:
+ * tests/unit_conformance.c, unit_charge.c, unit_install.c, unit_conserve.c, unit_query.c,
+ * api_round.c, api_query.c, api_threads.c, api_xnet.c, api_dts.c, api_scenario.c, and
+ * fuzz/fuzz_canister.c, fuzz_round.c, fuzz_query.c.
+ *
  * Freestanding C for wasm32 (or wasm64 with -DUC_WASM64 --target=wasm64):
  * no libc; memcpy/memset are the compiler builtins, lowered to
  * memory.copy / memory.fill (-mbulk-memory).  The only imports are ic0
